@@ -1,0 +1,34 @@
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char g_message[1024];
+
+int ve_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_message, sizeof g_message, fmt, ap);
+    va_end(ap);
+    return VE_FAIL;
+}
+
+int ve_fail_context(const char *fmt, ...) {
+    char prefix[512], old[sizeof g_message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_message, sizeof old);
+    snprintf(g_message, sizeof g_message, "%s%s", prefix, old);
+    return VE_FAIL;
+}
+
+const char *ve_error(void) {
+    return g_message[0] ? g_message : "no error recorded";
+}
+
+void ve_error_clear(void) {
+    g_message[0] = 0;
+}
