@@ -1,5 +1,5 @@
 /* What an op appends to a graph: kernel nodes and the backward that autograd calls later.
- * Internal to the engine (ops/*.c); models use engine/ops.h. */
+ * Internal to the engine (the files under ops/); models use engine/ops.h. */
 #ifndef VE_NODE_H
 #define VE_NODE_H
 

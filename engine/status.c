@@ -21,7 +21,13 @@ int ve_fail_context(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, g_message, sizeof old);
-    snprintf(g_message, sizeof g_message, "%s%s", prefix, old);
+    size_t n = strlen(prefix);
+    memcpy(g_message, prefix, n);
+    /* keep as much of the old message as fits after the prefix */
+    size_t room = sizeof g_message - n - 1;
+    size_t m = strnlen(old, room);
+    memcpy(g_message + n, old, m);
+    g_message[n + m] = 0;
     return VE_FAIL;
 }
 

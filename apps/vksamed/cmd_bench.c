@@ -1,0 +1,14 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+int cmd_bench(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: vksamed bench matmul [--device SEL] [--iters N] [--shape MxNxK]\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "matmul")) return bench_matmul(argc - 1, argv + 1);
+    fprintf(stderr, "vksamed bench: unknown benchmark \"%s\" (available: matmul)\n", argv[1]);
+    return 2;
+}

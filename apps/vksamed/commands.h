@@ -1,0 +1,12 @@
+/* The vksamed CLI's subcommands, one file each. Each returns the process exit code. */
+#ifndef VKSAMED_COMMANDS_H
+#define VKSAMED_COMMANDS_H
+
+int cmd_devices(int argc, char **argv);
+int cmd_bench(int argc, char **argv);       /* dispatches to the bench_* below */
+int bench_matmul(int argc, char **argv);    /* apps/vksamed/bench_matmul.c */
+
+/* Shared option: --device SEL (index or name substring); NULL when not given. */
+const char *cli_device_option(int argc, char **argv);
+
+#endif

@@ -1,0 +1,25 @@
+/* vksamed: the command-line entry point. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static int usage(FILE *out) {
+    fprintf(out, "usage: vksamed <command> [options]\n"
+                 "commands:\n"
+                 "  devices            list Vulkan devices and the limits the engine uses\n"
+                 "  bench matmul       matmul GFLOP/s on SAM's shapes beside OpenBLAS\n"
+                 "options common to commands: --device SEL (index or name substring; also "
+                 "VKSAMED_DEVICE)\n");
+    return out == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return usage(stderr);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) return usage(stdout);
+    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "vksamed: unknown command \"%s\"\n", cmd);
+    return usage(stderr);
+}

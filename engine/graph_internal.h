@@ -1,0 +1,82 @@
+/* The graph's own records, shared by graph.c, autograd.c, planner.c, record.c, host_io.c. */
+#ifndef VE_GRAPH_INTERNAL_H
+#define VE_GRAPH_INTERNAL_H
+
+#include "node.h"
+#include "vk_device.h"
+
+enum { VE_FLAT_NONE = 0, VE_FLAT_PARAMS = 1, VE_FLAT_GRADS = 2 };
+
+typedef struct {
+    char name[64];
+    ve_kind kind;
+    int ndim;
+    int64_t shape[VE_MAX_DIMS];
+    int64_t numel;
+    ve_dtype dtype;
+    int requires_grad;
+    ve_tid grad;          /* gradient tensor (on the root) */
+    int grad_written;     /* during backward: a node already wrote grad */
+    ve_tid grad_of;       /* this tensor is the gradient of grad_of (VE_NONE otherwise) */
+    ve_tid alias_of;      /* root tensor whose memory this view shares (VE_NONE for roots) */
+    int keep;
+    int flat;             /* VE_FLAT_*: spans the contiguous trainable/gradient region */
+    /* placement (roots only) */
+    int block;            /* index into the graph's memory blocks; -1 = not placed */
+    uint64_t offset, bytes;
+    int first, last;      /* first and last node touching it (transients) */
+} ve_trec;
+
+typedef struct {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    uint64_t size;
+    void *mapped; /* non-NULL when host-visible */
+    int transient;
+} ve_block;
+
+struct ve_graph {
+    ve_device *dev;
+    uint64_t align; /* placement alignment in bytes */
+    ve_trec *t;
+    int nt, capt;
+    ve_node_desc *nodes;
+    int nn, capn;
+    ve_tape_entry *tape;
+    int ntape, captape;
+    int in_backward, backward_done;
+    ve_tid step_values;
+    ve_tid flat_params, flat_grads;
+    int64_t flat_numel;
+    int compiled;
+    /* memory */
+    ve_block *blocks;
+    int nblocks;
+    uint64_t trainable_elements, transient_naive;
+    /* recording */
+    VkDescriptorPool dpool;
+    VkBufferView *views;
+    int nviews;
+    VkCommandBuffer cb;
+    VkFence fence;
+    VkQueryPool qpool;
+    int profile;
+    uint64_t *timestamps;
+    int have_timestamps;
+    int barriers;
+};
+
+static inline ve_tid ve_root(const ve_graph *g, ve_tid t) {
+    return g->t[t].alias_of == VE_NONE ? t : g->t[t].alias_of;
+}
+static inline int ve_is_persistent(const ve_trec *r) {
+    return r->kind != VE_ACTIVATION || r->keep;
+}
+int ve_tid_valid(const ve_graph *g, ve_tid t);
+
+int ve_plan_memory(ve_graph *g);          /* planner.c */
+int ve_record(ve_graph *g);               /* record.c */
+void ve_record_destroy(ve_graph *g);      /* record.c */
+void ve_memory_destroy(ve_graph *g);      /* planner.c */
+
+#endif

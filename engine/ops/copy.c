@@ -1,0 +1,55 @@
+/* Contiguous copy and fill: the building blocks autograd uses to seed and merge gradients. */
+#include "node.h"
+#include "ops.h"
+#include "status.h"
+
+#define WG 256
+
+int ve_fill_node(ve_graph *g, ve_tid t, float value) {
+    int64_t n = ve_tensor_numel(g, t);
+    if (n <= 0 || n > UINT32_MAX) return ve_fail("fill: tensor %s has %lld elements",
+                                                 ve_tensor_name(g, t), (long long)n);
+    ve_node_desc d = {.kernel = "fill", .op = "fill", .n_bind = 1, .push_bytes = 8};
+    d.bind[0] = (ve_binding){t, VE_WRITE, VE_BIND_STORAGE};
+    d.push[0] = (uint32_t)n;
+    d.push[1] = ve_f2u(value);
+    ve_groups_1d(g, ((uint64_t)n + WG - 1) / WG, d.groups);
+    d.bytes = 4.0 * (double)n;
+    return ve_node_add(g, &d);
+}
+
+int ve_copy_node(ve_graph *g, ve_tid src, ve_tid dst, int accumulate) {
+    int64_t n = ve_tensor_numel(g, src);
+    if (n != ve_tensor_numel(g, dst) || n <= 0 || n > UINT32_MAX)
+        return ve_fail("copy: %s has %lld elements, %s has %lld", ve_tensor_name(g, src),
+                       (long long)n, ve_tensor_name(g, dst), (long long)ve_tensor_numel(g, dst));
+    ve_node_desc d = {.kernel = "copy", .op = "copy", .n_bind = 2, .push_bytes = 8};
+    d.bind[0] = (ve_binding){src, VE_READ, VE_BIND_STORAGE};
+    d.bind[1] = (ve_binding){dst, accumulate ? VE_RW : VE_WRITE, VE_BIND_STORAGE};
+    d.push[0] = (uint32_t)n;
+    d.push[1] = accumulate ? 1u : 0u;
+    ve_groups_1d(g, ((uint64_t)n + WG - 1) / WG, d.groups);
+    d.bytes = (accumulate ? 12.0 : 8.0) * (double)n;
+    return ve_node_add(g, &d);
+}
+
+static int copy_backward(ve_graph *g, const ve_tape_entry *e) {
+    int acc;
+    ve_tid dx = ve_grad_dest(g, e->in[0], &acc);
+    if (dx == VE_NONE) return VE_OK;
+    return ve_copy_node(g, ve_grad_of(g, e->out[0]), dx, acc);
+}
+
+ve_tid ve_copy(ve_graph *g, ve_tid x) {
+    if (ve_tensor_numel(g, x) <= 0) {
+        ve_fail("copy: invalid tensor");
+        return VE_NONE;
+    }
+    int64_t shape[VE_MAX_DIMS];
+    int nd = ve_tensor_ndim(g, x);
+    for (int i = 0; i < nd; i++) shape[i] = ve_tensor_dim(g, x, i);
+    ve_tid y = ve_tensor(g, VE_ACTIVATION, "copy", nd, shape);
+    if (y == VE_NONE || ve_copy_node(g, x, y, 0) != VE_OK) return VE_NONE;
+    if (ve_tape_record(g, copy_backward, 1, &x, 1, &y, NULL, 0) != VE_OK) return VE_NONE;
+    return y;
+}
