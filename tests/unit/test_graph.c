@@ -139,6 +139,18 @@ static void test_errors(ve_device *dev) {
     tu_check(ve_tensor_read(g, x, buf, 11) == VE_FAIL, "wrong host element count refused");
     tu_check(ve_copy(g, x) == VE_NONE, "adding ops after compile is refused");
     ve_graph_destroy(g);
+
+    /* A binding over maxStorageBufferRange is refused by name, never truncated. */
+    const ve_device_info *in = ve_device_get_info(dev);
+    if (in->max_storage_buffer_range < ((uint64_t)1 << 34)) {
+        g = ve_graph_create(dev);
+        int64_t big = (int64_t)(in->max_storage_buffer_range / 4) + 5;
+        ve_tid b = ve_tensor(g, VE_INPUT, "huge", 1, &big);
+        tu_check(ve_copy(g, b) == VE_NONE && strstr(ve_error(), "huge") &&
+                     strstr(ve_error(), "maxStorageBufferRange"),
+                 "a tensor over maxStorageBufferRange is refused, naming it and the limit");
+        ve_graph_destroy(g);
+    }
 }
 
 int main(void) {
