@@ -1,0 +1,80 @@
+/* Plain-C references for the unit tests: float arrays in, double accumulation inside.
+ * Each engineer keeps a clearly commented section of their own below. */
+#ifndef REF_H
+#define REF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- LayerNorm, softmax, reductions, AdamW (layernorm_ref.c, softmax_ref.c, reduce_ref.c,
+ * adamw_ref.c). x is rows x cols, row-major. ---- */
+
+/* y = (x - mean) * rstd * w + b per row, var = mean((x - mean)^2); w, b may be NULL.
+ * mean, rstd ([rows]) may be NULL. */
+void ref_layernorm_fwd(const float *x, const float *w, const float *b, float *y, float *mean,
+                       float *rstd, int64_t rows, int64_t cols, float eps);
+/* dx, dw, db (each may be NULL) from dy; dw and db are overwritten. */
+void ref_layernorm_bwd(const float *x, const float *w, const float *dy, float *dx, float *dw,
+                       float *db, int64_t rows, int64_t cols, float eps);
+
+void ref_softmax_fwd(const float *x, float *y, int64_t rows, int64_t cols);
+void ref_softmax_bwd(const float *y, const float *dy, float *dx, int64_t rows, int64_t cols);
+
+/* out[r] = scale * sum_c x[r][c] (scale 1 for sum_rows, 1/cols for mean_rows). */
+void ref_sum_rows_fwd(const float *x, float *out, int64_t rows, int64_t cols, double scale);
+void ref_sum_rows_bwd(const float *dy, float *dx, int64_t rows, int64_t cols, double scale);
+/* out[c] = sum_r x[r][c]. */
+void ref_sum_cols_fwd(const float *x, float *out, int64_t rows, int64_t cols);
+
+/* One PyTorch 1.13 AdamW step (_single_tensor_adamw) on fp32 arrays; hyperparameters are the
+ * Python (double) values, scalars rounded to float where PyTorch hands them to fp32 kernels. */
+void ref_adamw_step(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
+                    double beta1, double beta2, double eps, double weight_decay, int64_t step);
+
+/* ---- matmul (matmul_ref.c) ---- */
+
+/* The ve_matmul_desc contract: C[z][m][n] (+)= sum_k A(z,m,k) B(z,k,n) (+ bias[n]) where
+ * element (z,m,k) of A is a[a_off + z*a_sb + m*a_sm + k*a_sk], likewise B and C. */
+typedef struct {
+    int64_t batch, m, n, k;
+    int64_t a_off, a_sb, a_sm, a_sk;
+    int64_t b_off, b_sb, b_sk, b_sn;
+    int64_t c_off, c_sb, c_sm, c_sn;
+    int accumulate;
+} ref_matmul_layout;
+void ref_matmul_strided(const float *a, const float *b, const float *bias, float *c,
+                        const ref_matmul_layout *s);
+/* The ve_matmul op on contiguous tensors: A [batch][m][k] ([batch][k][m] when trans_a),
+ * B [batch][k][n] ([n][k] when trans_b; one B for all batches when b_shared), bias [n] or NULL,
+ * C [batch][m][n]. The backward overwrites da, db, dbias (each may be NULL). */
+void ref_matmul_fwd(const float *a, const float *b, const float *bias, float *c, int64_t batch,
+                    int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, int b_shared);
+void ref_matmul_bwd(const float *a, const float *b, const float *dc, float *da, float *db,
+                    float *dbias, int64_t batch, int64_t m, int64_t n, int64_t k, int trans_a,
+                    int trans_b, int b_shared);
+
+/* ---- elementwise, activations, permute (elementwise_ref.c, activation_ref.c,
+ * permute_ref.c). n elements; b_cols == 0: b has n elements, else b has b_cols elements
+ * repeated over rows of b_cols (n a multiple of it). Backward overwrites its outputs (any may be
+ * NULL). ---- */
+
+void ref_add_fwd(const float *a, const float *b, float *y, size_t n, size_t b_cols);
+void ref_add_bwd(const float *dy, float *da, float *db, size_t n, size_t b_cols);
+void ref_mul_fwd(const float *a, const float *b, float *y, size_t n, size_t b_cols);
+void ref_mul_bwd(const float *a, const float *b, const float *dy, float *da, float *db, size_t n,
+                 size_t b_cols);
+void ref_scale_fwd(const float *a, float s, float *y, size_t n);
+void ref_scale_bwd(const float *dy, float s, float *da, size_t n);
+
+/* Exact GELU 0.5 x (1 + erf(x / sqrt 2)) in double (via erfc: accurate in the negative tail). */
+void ref_gelu_fwd(const float *x, float *y, size_t n);
+void ref_gelu_bwd(const float *x, const float *dy, float *dx, size_t n);
+void ref_relu_fwd(const float *x, float *y, size_t n);
+void ref_relu_bwd(const float *x, const float *dy, float *dx, size_t n);
+
+/* y = x.permute(perm) contiguous; shape is x's (ndim <= 4). bwd: dx = dy permuted back. */
+void ref_permute_fwd(const float *x, float *y, int ndim, const int64_t *shape, const int *perm);
+void ref_permute_bwd(const float *dy, float *dx, int ndim, const int64_t *shape,
+                     const int *perm);
+
+#endif
