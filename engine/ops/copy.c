@@ -1,4 +1,5 @@
 /* Contiguous copy and fill: the building blocks autograd uses to seed and merge gradients. */
+#include "elementwise.h"
 #include "node.h"
 #include "ops.h"
 #include "status.h"
@@ -23,14 +24,10 @@ int ve_copy_node(ve_graph *g, ve_tid src, ve_tid dst, int accumulate) {
     if (n != ve_tensor_numel(g, dst) || n <= 0 || n > UINT32_MAX)
         return ve_fail("copy: %s has %lld elements, %s has %lld", ve_tensor_name(g, src),
                        (long long)n, ve_tensor_name(g, dst), (long long)ve_tensor_numel(g, dst));
-    ve_node_desc d = {.kernel = "copy", .op = "copy", .n_bind = 2, .push_bytes = 8};
-    d.bind[0] = (ve_binding){src, VE_READ, VE_BIND_STORAGE};
-    d.bind[1] = (ve_binding){dst, accumulate ? VE_RW : VE_WRITE, VE_BIND_STORAGE};
-    d.push[0] = (uint32_t)n;
-    d.push[1] = accumulate ? 1u : 0u;
-    ve_groups_1d(g, ((uint64_t)n + WG - 1) / WG, d.groups);
-    d.bytes = (accumulate ? 12.0 : 8.0) * (double)n;
-    return ve_node_add(g, &d);
+    /* A copy is the scale kernel with s = 1 (exact), which reads through fast texel loads. */
+    ve_ew_desc e = {.kernel = "scale", .op = "copy", .n_in = 1, .in = {src}, .out = dst,
+                    .accumulate = accumulate, .s = 1.0f};
+    return ve_ew_node(g, &e);
 }
 
 static int copy_backward(ve_graph *g, const ve_tape_entry *e) {

@@ -146,7 +146,8 @@ static void test_errors(ve_device *dev) {
         g = ve_graph_create(dev);
         int64_t big = (int64_t)(in->max_storage_buffer_range / 4) + 5;
         ve_tid b = ve_tensor(g, VE_INPUT, "huge", 1, &big);
-        tu_check(ve_copy(g, b) == VE_NONE && strstr(ve_error(), "huge") &&
+        ve_tid out = ve_tensor(g, VE_STATE, "huge_out", 1, &big);
+        tu_check(ve_copy_node(g, b, out, 0) == VE_FAIL && strstr(ve_error(), "huge_out") &&
                      strstr(ve_error(), "maxStorageBufferRange"),
                  "a tensor over maxStorageBufferRange is refused, naming it and the limit");
         ve_graph_destroy(g);
