@@ -97,6 +97,15 @@ static int create_instance(ve_device *d, int validation) {
         ci.ppEnabledLayerNames = layers;
         ci.enabledExtensionCount = 1;
         ci.ppEnabledExtensionNames = exts;
+        /* Synchronisation validation too: a missing barrier is a test failure even on drivers
+         * (lavapipe) that happen to run dispatches in order. */
+        static const VkValidationFeatureEnableEXT enables[] = {
+            VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+        static VkValidationFeaturesEXT features = {
+            .sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+            .enabledValidationFeatureCount = 1,
+            .pEnabledValidationFeatures = enables};
+        ci.pNext = &features;
     }
     VkResult r = vkCreateInstance(&ci, NULL, &d->instance);
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER) return ve_fail("%s", NO_DRIVER_HINT);
