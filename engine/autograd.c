@@ -37,7 +37,7 @@ int ve_tape_record(ve_graph *g, ve_backward_fn fn, int n_in, const ve_tid *in, i
 /* A view of the root's gradient with t's shape (t itself may be a view). */
 static ve_tid grad_view(ve_graph *g, ve_tid t, ve_tid root_grad) {
     if (ve_root(g, t) == t) return root_grad;
-    return ve_reshape(g, root_grad, g->t[t].ndim, g->t[t].shape);
+    return ve_view(g, root_grad, g->t[t].view_offset, g->t[t].ndim, g->t[t].shape);
 }
 
 ve_tid ve_grad_of(const ve_graph *g, ve_tid t) {
@@ -67,6 +67,13 @@ ve_tid ve_grad_dest(ve_graph *g, ve_tid t, int *accumulate) {
         r = &g->t[root]; /* the tensor array may have moved */
         r->grad = gt;
         g->t[gt].grad_of = root;
+    }
+    if (!r->grad_written && g->t[t].numel < r->numel) {
+        /* The first write covers only part of the gradient (a view): zero the whole gradient
+         * and accumulate into it, so the parts no view writes are 0, not last step's values. */
+        if (ve_fill_node(g, r->grad, 0.0f) != VE_OK) return VE_NONE;
+        r = &g->t[root];
+        r->grad_written = 1;
     }
     *accumulate = r->grad_written;
     r->grad_written = 1;

@@ -99,25 +99,50 @@ ve_tid ve_tensor_2d(ve_graph *g, ve_kind kind, const char *name, int64_t rows, i
     return add_tensor(g, kind, name, 2, s);
 }
 
+ve_tid ve_view(ve_graph *g, ve_tid t, int64_t offset, int ndim, const int64_t *shape) {
+    if (!ve_tid_valid(g, t)) {
+        ve_fail("view: invalid tensor id %d", t);
+        return VE_NONE;
+    }
+    ve_tid root = ve_root(g, t);
+    int64_t start = g->t[t].view_offset + offset;
+    char name[64];
+    snprintf(name, sizeof name, "%.50s.view", g->t[root].name);
+    ve_tid v = add_tensor(g, g->t[root].kind, name, ndim, shape);
+    if (v == VE_NONE) return VE_NONE;
+    ve_trec *r = &g->t[v];
+    if (offset < 0 || start + r->numel > g->t[root].numel) {
+        ve_fail("view of %s: elements %lld..%lld of %lld", g->t[root].name, (long long)start,
+                (long long)(start + r->numel), (long long)g->t[root].numel);
+        g->nt--;
+        return VE_NONE;
+    }
+    if ((uint64_t)start * 4 % g->align != 0) {
+        ve_fail("view of %s at element %lld: offsets must be multiples of %llu elements (the "
+                "device's binding alignment)",
+                g->t[root].name, (long long)start, (unsigned long long)(g->align / 4));
+        g->nt--;
+        return VE_NONE;
+    }
+    r->alias_of = root;
+    r->view_offset = start;
+    r->grad_of = g->t[root].grad_of;
+    return v;
+}
+
 ve_tid ve_reshape(ve_graph *g, ve_tid t, int ndim, const int64_t *shape) {
     if (!ve_tid_valid(g, t)) {
         ve_fail("reshape: invalid tensor id %d", t);
         return VE_NONE;
     }
-    ve_tid root = ve_root(g, t);
-    char name[64];
-    snprintf(name, sizeof name, "%.50s.view", g->t[root].name);
-    ve_tid v = add_tensor(g, g->t[root].kind, name, ndim, shape);
-    if (v == VE_NONE) return VE_NONE;
-    if (g->t[v].numel != g->t[root].numel) {
-        ve_fail("reshape of %s: %lld elements into a shape of %lld", g->t[root].name,
-                (long long)g->t[root].numel, (long long)g->t[v].numel);
-        g->nt--;
+    int64_t n = 1;
+    for (int i = 0; i < ndim && i < VE_MAX_DIMS; i++) n *= shape[i];
+    if (n != g->t[t].numel) {
+        ve_fail("reshape of %s: %lld elements into a shape of %lld", g->t[t].name,
+                (long long)g->t[t].numel, (long long)n);
         return VE_NONE;
     }
-    g->t[v].alias_of = root;
-    g->t[v].grad_of = g->t[root].grad_of;
-    return v;
+    return ve_view(g, t, 0, ndim, shape);
 }
 
 void ve_set_requires_grad(ve_graph *g, ve_tid t, int on) {

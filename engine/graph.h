@@ -39,6 +39,9 @@ ve_tid ve_tensor(ve_graph *g, ve_kind kind, const char *name, int ndim, const in
 ve_tid ve_tensor_2d(ve_graph *g, ve_kind kind, const char *name, int64_t rows, int64_t cols);
 /* A view of the same memory with another shape of the same element count. */
 ve_tid ve_reshape(ve_graph *g, ve_tid t, int ndim, const int64_t *shape);
+/* A view of numel(shape) elements of t starting at element `offset` (a multiple of the device's
+ * binding alignment, 16 elements at most): chunked kernels over big flat buffers. */
+ve_tid ve_view(ve_graph *g, ve_tid t, int64_t offset, int ndim, const int64_t *shape);
 /* Marks a tensor (input or frozen parameter) as needing a gradient; trainables always do. */
 void ve_set_requires_grad(ve_graph *g, ve_tid t, int on);
 /* Keeps a transient tensor's value after the run so ve_tensor_read can read it. */

@@ -19,6 +19,7 @@ typedef struct {
     int grad_written;     /* during backward: a node already wrote grad */
     ve_tid grad_of;       /* this tensor is the gradient of grad_of (VE_NONE otherwise) */
     ve_tid alias_of;      /* root tensor whose memory this view shares (VE_NONE for roots) */
+    int64_t view_offset;  /* a view's first element inside its root */
     int keep;
     int flat;             /* VE_FLAT_*: spans the contiguous trainable/gradient region */
     /* placement (roots only) */
@@ -68,6 +69,10 @@ struct ve_graph {
 
 static inline ve_tid ve_root(const ve_graph *g, ve_tid t) {
     return g->t[t].alias_of == VE_NONE ? t : g->t[t].alias_of;
+}
+/* Byte offset of t's first element inside its memory block. */
+static inline uint64_t ve_byte_offset(const ve_graph *g, ve_tid t) {
+    return g->t[ve_root(g, t)].offset + (uint64_t)g->t[t].view_offset * 4;
 }
 static inline int ve_is_persistent(const ve_trec *r) {
     return r->kind != VE_ACTIVATION || r->keep;

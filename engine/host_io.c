@@ -44,7 +44,7 @@ static int transfer(ve_graph *g, ve_tid t, void *host, size_t n, int to_device) 
     const ve_block *b = &g->blocks[r->block];
     size_t bytes = n * sizeof(float);
     if (b->mapped) {
-        char *p = (char *)b->mapped + r->offset;
+        char *p = (char *)b->mapped + ve_byte_offset(g, t);
         if (to_device)
             memcpy(p, host, bytes);
         else
@@ -59,8 +59,8 @@ static int transfer(ve_graph *g, ve_tid t, void *host, size_t n, int to_device) 
     if (rc == VE_OK && to_device) memcpy(sp, host, bytes);
     if (rc == VE_OK) rc = ve_oneshot_begin(g->dev, &cb);
     if (rc == VE_OK) {
-        VkBufferCopy c = {.srcOffset = to_device ? 0 : r->offset,
-                          .dstOffset = to_device ? r->offset : 0,
+        VkBufferCopy c = {.srcOffset = to_device ? 0 : ve_byte_offset(g, t),
+                          .dstOffset = to_device ? ve_byte_offset(g, t) : 0,
                           .size = bytes};
         if (to_device)
             vkCmdCopyBuffer(cb, sb, b->buffer, 1, &c);

@@ -35,6 +35,11 @@ typedef struct {
     int accumulate;
 } ve_matmul_desc;
 int ve_matmul_node(ve_graph *g, ve_tid a, ve_tid b, ve_tid c, const ve_matmul_desc *d);
+/* Which kernel ve_matmul_node picks for d on g's device (for benches and tests): "texel NN",
+ * "texel NT", "texel TN", "texel TT" (CPU family; T = that operand's rows are contiguous, i.e.
+ * stored transposed; the problem may have been turned into C^T = B^T A^T first), or "tiled"
+ * (GPU family, and the CPU fallback for layouts texels cannot read). */
+const char *ve_matmul_node_kernel(ve_graph *g, ve_tid a, ve_tid b, const ve_matmul_desc *d);
 
 /* ---- elementwise (engine/ops/elementwise.c, activation.c) ---- */
 

@@ -40,7 +40,8 @@ static int push_range(range_set *s, range x) {
 static range binding_range(const ve_graph *g, ve_tid t) {
     const ve_trec *r = &g->t[ve_root(g, t)];
     uint64_t bytes = ((uint64_t)g->t[t].numel * 4 + 15) & ~(uint64_t)15;
-    return (range){r->block, r->offset, r->offset + bytes};
+    uint64_t off = ve_byte_offset(g, t);
+    return (range){r->block, off, off + bytes};
 }
 
 static int count_bindings(const ve_graph *g, uint32_t *storage, uint32_t *texel) {
@@ -76,14 +77,15 @@ static int write_descriptors(ve_graph *g, int n, VkDescriptorSet set) {
             VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
                                          .buffer = buf,
                                          .format = VK_FORMAT_R32G32B32A32_SFLOAT,
-                                         .offset = root->offset,
+                                         .offset = ve_byte_offset(g, t),
                                          .range = bytes};
             VE_VK(vkCreateBufferView(g->dev->dev, &vi, NULL, &views[b]));
             g->views[g->nviews++] = views[b];
             w[b].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
             w[b].pTexelBufferView = &views[b];
         } else {
-            bi[b] = (VkDescriptorBufferInfo){.buffer = buf, .offset = root->offset, .range = bytes};
+            bi[b] = (VkDescriptorBufferInfo){
+                .buffer = buf, .offset = ve_byte_offset(g, t), .range = bytes};
             w[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
             w[b].pBufferInfo = &bi[b];
         }

@@ -26,23 +26,8 @@ enum {
     S_COUNT
 };
 
-int ve_adamw(ve_graph *g, const ve_adamw_opts *o) {
-    ve_tid params, grads;
-    int64_t n;
-    if (!o) return ve_fail("adamw: no options");
-    if (ve_trainable_flat(g, &params, &grads, &n)) return ve_fail_context("adamw: ");
-    const ve_device_info *info = ve_device_get_info(ve_graph_device(g));
-    /* The flat buffer is one binding: splitting it would need views at an offset, which the
-     * graph API does not have yet. */
-    if ((uint64_t)n * 4 > info->max_storage_buffer_range || (n + 3) / 4 >= ((int64_t)1 << 32))
-        return ve_fail("adamw: %lld trainable elements (%llu bytes) exceed this device's "
-                       "maxStorageBufferRange (%llu)",
-                       (long long)n, (unsigned long long)n * 4,
-                       (unsigned long long)info->max_storage_buffer_range);
-    ve_tid m = ve_tensor(g, VE_STATE, "adamw.exp_avg", 1, &n);
-    ve_tid v = ve_tensor(g, VE_STATE, "adamw.exp_avg_sq", 1, &n);
-    ve_tid sv = ve_graph_step_values(g);
-    if (m == VE_NONE || v == VE_NONE || sv == VE_NONE) return ve_fail_context("adamw: ");
+static int adamw_node(ve_graph *g, const ve_device_info *info, ve_tid params, ve_tid grads,
+                      ve_tid m, ve_tid v, ve_tid sv, int64_t n) {
     const int gpu = info->device_class == VE_CLASS_GPU;
     /* Lavapipe: workgroups of 8 (its SIMD width), a few dozen texels per invocation. */
     const uint32_t wg = gpu ? 64 : 8, per = gpu ? 1 : 16;
@@ -65,7 +50,39 @@ int ve_adamw(ve_graph *g, const ve_adamw_opts *o) {
     ve_groups_1d(g, (n4 + (uint64_t)wg * per - 1) / ((uint64_t)wg * per), d.groups);
     d.flops = 14.0 * (double)n;
     d.bytes = 28.0 * (double)n;
-    if (ve_node_add(g, &d)) return ve_fail_context("adamw: ");
+    return ve_node_add(g, &d);
+}
+
+int ve_adamw(ve_graph *g, const ve_adamw_opts *o) {
+    ve_tid params, grads;
+    int64_t n;
+    if (!o) return ve_fail("adamw: no options");
+    if (ve_trainable_flat(g, &params, &grads, &n)) return ve_fail_context("adamw: ");
+    const ve_device_info *info = ve_device_get_info(ve_graph_device(g));
+    ve_tid m = ve_tensor(g, VE_STATE, "adamw.exp_avg", 1, &n);
+    ve_tid v = ve_tensor(g, VE_STATE, "adamw.exp_avg_sq", 1, &n);
+    ve_tid sv = ve_graph_step_values(g);
+    if (m == VE_NONE || v == VE_NONE || sv == VE_NONE) return ve_fail_context("adamw: ");
+    /* One dispatch, unless the flat buffer is over the device's binding limit: then chunks of
+     * views (multiples of 1024 elements keep every view offset aligned). */
+    uint64_t limit = info->max_storage_buffer_range / 4;
+    if (info->max_texel_buffer_elements * 4 < limit) limit = info->max_texel_buffer_elements * 4;
+    if (limit > ((uint64_t)1 << 31)) limit = (uint64_t)1 << 31;
+    const int64_t chunk = (int64_t)(limit / 1024 * 1024);
+    for (int64_t off = 0; off < n; off += chunk) {
+        int64_t len = n - off < chunk ? n - off : chunk;
+        ve_tid cp = params, cg = grads, cm = m, cv = v;
+        if (len != n) {
+            cp = ve_view(g, params, off, 1, &len);
+            cg = ve_view(g, grads, off, 1, &len);
+            cm = ve_view(g, m, off, 1, &len);
+            cv = ve_view(g, v, off, 1, &len);
+            if (cp == VE_NONE || cg == VE_NONE || cm == VE_NONE || cv == VE_NONE)
+                return ve_fail_context("adamw: ");
+        }
+        if (adamw_node(g, info, cp, cg, cm, cv, sv, len) != VE_OK)
+            return ve_fail_context("adamw: ");
+    }
     return VE_OK;
 }
 

@@ -10,6 +10,18 @@ int ve_fill_node(ve_graph *g, ve_tid t, float value) {
     int64_t n = ve_tensor_numel(g, t);
     if (n <= 0 || n > UINT32_MAX) return ve_fail("fill: tensor %s has %lld elements",
                                                  ve_tensor_name(g, t), (long long)n);
+    /* Over the binding limit: fill it in chunks of views. */
+    const int64_t chunk =
+        (int64_t)(ve_device_get_info(ve_graph_device(g))->max_storage_buffer_range / 4 / 1024 *
+                  1024);
+    if (n > chunk) {
+        for (int64_t off = 0; off < n; off += chunk) {
+            int64_t len = n - off < chunk ? n - off : chunk;
+            ve_tid v = ve_view(g, t, off, 1, &len);
+            if (v == VE_NONE || ve_fill_node(g, v, value) != VE_OK) return VE_FAIL;
+        }
+        return VE_OK;
+    }
     ve_node_desc d = {.kernel = "fill", .op = "fill", .n_bind = 1, .push_bytes = 8};
     d.bind[0] = (ve_binding){t, VE_WRITE, VE_BIND_STORAGE};
     d.push[0] = (uint32_t)n;
