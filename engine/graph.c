@@ -51,7 +51,14 @@ int ve_tid_valid(const ve_graph *g, ve_tid t) {
 }
 
 static ve_tid add_tensor(ve_graph *g, ve_kind kind, const char *name, int ndim,
-                         const int64_t *shape) {
+                         const int64_t *shape_in) {
+    /* Callers may pass another tensor's shape (a view, a gradient): copy it before the tensor
+     * array can move. */
+    int64_t shape[VE_MAX_DIMS] = {0};
+    if (ndim >= 1 && ndim <= VE_MAX_DIMS) memcpy(shape, shape_in, sizeof *shape * (size_t)ndim);
+    char name_copy[64];
+    snprintf(name_copy, sizeof name_copy, "%s", name ? name : "t");
+    name = name_copy;
     if (g->compiled) {
         ve_fail("tensor %s: the graph is already compiled", name ? name : "?");
         return VE_NONE;
