@@ -46,8 +46,27 @@ int tu_int(uint64_t *s, int lo, int hi) {
 float *tu_rand(uint64_t *s, size_t n, float lo, float hi) {
     float *p = malloc(sizeof *p * (n ? n : 1));
     if (!p) abort();
-    for (size_t i = 0; i < n; i++) p[i] = tu_uniform(s, lo, hi);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tu_uniform(s, lo, hi);
     return p;
+}
+
+size_t tu_numel(int nd, const int64_t *shape) {
+    size_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= (size_t)shape[i];
+    return n;
+}
+
+int tu_rand_shape(uint64_t *state, int64_t *shape, size_t max_numel) {
+    static const int64_t sizes[] = {1,  1,  2,  3,  4,  5,  7,  8,   9,
+                                    13, 16, 17, 31, 33, 64, 97, 130, 257};
+    int nd = tu_int(state, 1, 4);
+    for (;;) {
+        for (int i = 0; i < nd; i++)
+            shape[i] = sizes[tu_int(state, 0, (int)(sizeof sizes / sizeof *sizes) - 1)];
+        if (tu_numel(nd, shape) <= max_numel) return nd;
+    }
 }
 
 int tu_close(const char *what, const float *got, const float *want, size_t n, double rtol,
@@ -123,7 +142,8 @@ static double loss_of(tu_fwd_fn fwd, void *ctx, float *const *inputs, float *out
                       const float *r) {
     fwd(ctx, inputs, out);
     double s = 0;
-    for (size_t i = 0; i < out_n; i++) s += (double)out[i] * (double)r[i];
+    for (size_t i = 0; i < out_n; i++)
+        s += (double)out[i] * (double)r[i];
     return s;
 }
 
@@ -151,8 +171,9 @@ int tu_fd_check(const char *what, tu_fwd_fn fwd, void *ctx, int n_in, float *con
             inputs[j][i] = x0;
             double fd = (lp - lm) / (hp + hm);
             if (fabs(fd - grads[j][i]) > rtol * maxg) {
-                fprintf(stderr, "FAIL %s: finite differences, input %d element %zu: fd %.6g vs "
-                                "reference backward %.6g\n",
+                fprintf(stderr,
+                        "FAIL %s: finite differences, input %d element %zu: fd %.6g vs "
+                        "reference backward %.6g\n",
                         what, j, i, fd, (double)grads[j][i]);
                 ok = 0;
             }

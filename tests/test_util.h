@@ -16,8 +16,14 @@ int tu_device_done(ve_device *dev);
 /* Deterministic uniform floats in [lo, hi). */
 uint64_t tu_seed(uint64_t s);
 float tu_uniform(uint64_t *state, float lo, float hi);
-int tu_int(uint64_t *state, int lo, int hi); /* inclusive */
+int tu_int(uint64_t *state, int lo, int hi);                   /* inclusive */
 float *tu_rand(uint64_t *state, size_t n, float lo, float hi); /* malloc'd */
+
+/* Product of the dims. */
+size_t tu_numel(int nd, const int64_t *shape);
+/* A random shape of 1-4 dims drawn from awkward sizes (1s, primes, non-multiples of 4), at
+ * most max_numel elements. Returns the number of dims. */
+int tu_rand_shape(uint64_t *state, int64_t *shape, size_t max_numel);
 
 /* max|got - want| <= rtol * max(max|want|, floor). Prints the worst element on failure.
  * Returns 1 on pass, 0 on failure. */

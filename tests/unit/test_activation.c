@@ -24,23 +24,6 @@ static const char *act_name[] = {"gelu", "relu"};
 static ve_device *dev;
 static uint64_t rs;
 
-static size_t numel(int nd, const int64_t *shape) {
-    size_t n = 1;
-    for (int i = 0; i < nd; i++)
-        n *= (size_t)shape[i];
-    return n;
-}
-
-static int rand_shape(int64_t *shape) {
-    static const int64_t sizes[] = {1, 1, 2, 3, 4, 5, 7, 8, 13, 17, 31, 64, 97, 130, 257};
-    int nd = tu_int(&rs, 1, 4);
-    for (;;) {
-        for (int i = 0; i < nd; i++)
-            shape[i] = sizes[tu_int(&rs, 0, (int)(sizeof sizes / sizeof *sizes) - 1)];
-        if (numel(nd, shape) <= 300000) return nd;
-    }
-}
-
 /* ReLU inputs stay at least 0.05 away from the kink (and finite differences with h = 1e-2
  * never cross it). */
 static float *act_input(act_kind k, size_t n, float lo, float hi) {
@@ -77,7 +60,7 @@ static void run_case(act_kind k, int nd, const int64_t *shape, float lo, float h
                         (long long)shape[i]);
     snprintf(what + len, sizeof what - (size_t)len, "] in [%g, %g)%s", lo, hi,
              twice ? " twice" : "");
-    size_t n = numel(nd, shape);
+    size_t n = tu_numel(nd, shape);
     ve_graph *g = ve_graph_create(dev);
     ve_tid x = ve_tensor(g, VE_INPUT, "x", nd, shape);
     ve_set_requires_grad(g, x, 1);
@@ -211,7 +194,7 @@ static void run_all(void) {
             run_case(k, fixed_nd[f], fixed[f], -4, 4, 0);
     for (int i = 0; i < 12; i++) {
         int64_t shape[4];
-        int nd = rand_shape(shape);
+        int nd = tu_rand_shape(&rs, shape, 300000);
         for (int k = ACT_GELU; k <= ACT_RELU; k++)
             run_case(k, nd, shape, i % 3 ? -4 : -10, i % 3 ? 4 : 10, i % 4 == 3);
     }

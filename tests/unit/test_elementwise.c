@@ -24,25 +24,6 @@ static const char *op_name[] = {"add", "mul", "scale"};
 static ve_device *dev;
 static uint64_t rs;
 
-static size_t numel(int nd, const int64_t *shape) {
-    size_t n = 1;
-    for (int i = 0; i < nd; i++)
-        n *= (size_t)shape[i];
-    return n;
-}
-
-/* 1-4 dims, awkward sizes, frequent 1s, at most ~300k elements. */
-static int rand_shape(int64_t *shape) {
-    static const int64_t sizes[] = {1,  1,  2,  3,  4,  5,  7,  8,   9,
-                                    13, 16, 17, 31, 33, 64, 97, 130, 257};
-    int nd = tu_int(&rs, 1, 4);
-    for (;;) {
-        for (int i = 0; i < nd; i++)
-            shape[i] = sizes[tu_int(&rs, 0, (int)(sizeof sizes / sizeof *sizes) - 1)];
-        if (numel(nd, shape) <= 300000) return nd;
-    }
-}
-
 static void fwd_ref(op_kind op, const float *a, const float *b, float s, float *y, size_t n,
                     size_t bc) {
     if (op == OP_ADD)
@@ -64,7 +45,7 @@ static void run_case(op_kind op, int nd, const int64_t *shape, int bcast, int sa
     snprintf(what + len, sizeof what - (size_t)len, "]%s%s%s", bcast ? " bcast" : "",
              same ? " x,x" : "", b_grad ? "" : " b frozen");
 
-    size_t n = numel(nd, shape), cols = (size_t)shape[nd - 1], bn = bcast ? cols : n;
+    size_t n = tu_numel(nd, shape), cols = (size_t)shape[nd - 1], bn = bcast ? cols : n;
     int64_t bshape1 = (int64_t)cols;
     float s = tu_uniform(&rs, -2.0f, 2.0f);
     ve_graph *g = ve_graph_create(dev);
@@ -136,7 +117,7 @@ static void run_case(op_kind op, int nd, const int64_t *shape, int bcast, int sa
 /* z = s * ((a * b + b) + a), b [cols]: a and b each feed two ops, so mul, scale and column-sum
  * kernels must accumulate into their gradients. */
 static void run_compound(int nd, const int64_t *shape) {
-    size_t n = numel(nd, shape), cols = (size_t)shape[nd - 1];
+    size_t n = tu_numel(nd, shape), cols = (size_t)shape[nd - 1];
     int64_t c1 = (int64_t)cols;
     float s = 0.75f;
     ve_graph *g = ve_graph_create(dev);
@@ -248,7 +229,7 @@ static void run_all(void) {
                 run_case(op, fixed_nd[f], fixed[f], bc, 0, 1);
     for (int i = 0; i < 12; i++) {
         int64_t shape[4];
-        int nd = rand_shape(shape);
+        int nd = tu_rand_shape(&rs, shape, 300000);
         for (int op = OP_ADD; op <= OP_SCALE; op++)
             run_case(op, nd, shape, op != OP_SCALE && i % 2, 0, i % 5 != 4);
     }

@@ -14,13 +14,6 @@
 static ve_device *dev;
 static uint64_t rs;
 
-static size_t numel(int nd, const int64_t *shape) {
-    size_t n = 1;
-    for (int i = 0; i < nd; i++)
-        n *= (size_t)shape[i];
-    return n;
-}
-
 static void rand_perm(int nd, int *perm) {
     for (int i = 0; i < nd; i++)
         perm[i] = i;
@@ -44,7 +37,7 @@ static void run_case(int nd, const int64_t *shape, const int *perm, int twice) {
         len += snprintf(what + len, sizeof what - (size_t)len, i ? ",%d" : "%d", perm[i]);
     snprintf(what + len, sizeof what - (size_t)len, ")%s", twice ? " twice" : "");
 
-    size_t n = numel(nd, shape);
+    size_t n = tu_numel(nd, shape);
     int64_t yshape[4];
     for (int k = 0; k < nd; k++)
         yshape[k] = shape[perm[k]];
@@ -150,7 +143,7 @@ static void run_all(void) {
         do {
             for (int k = 0; k < nd; k++)
                 shape[k] = sizes[tu_int(&rs, 0, (int)(sizeof sizes / sizeof *sizes) - 1)];
-        } while (numel(nd, shape) > 400000);
+        } while (tu_numel(nd, shape) > 400000);
         rand_perm(nd, perm);
         run_case(nd, shape, perm, i % 4 == 0);
     }
