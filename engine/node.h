@@ -39,6 +39,11 @@ typedef struct {
     double flops, bytes; /* for the profile */
 } ve_node_desc;
 
+/* Kernel authors: lavapipe (Mesa 22) silently ends any shader loop after 65535 iterations per
+ * invocation, counting nested iterations too (LP_MAX_TGSI_LOOP_ITERATIONS): results are then
+ * wrong with no error. Keep every invocation's total loop trip count well below that (split
+ * long rows over invocations or nodes), and refuse sizes a kernel cannot split. */
+
 /* Appends a node. Checks every tensor id, and that no binding exceeds the device's limits
  * (maxStorageBufferRange, maxTexelBufferElements). */
 int ve_node_add(ve_graph *g, const ve_node_desc *d);
