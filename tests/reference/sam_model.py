@@ -428,3 +428,34 @@ def randomize(module, seed, scale=0.05):
             p.copy_(1.0 + 0.1 * r if id(p) in norms else scale * r)
         for b in module.buffers():
             b.copy_(torch.randn(b.shape, generator=g))
+
+
+def resize_state_dict(sd, img_size, preset):
+    """SAMed's load-time adaptation of a 1024 checkpoint to another input size: pos_embed
+    resized bilinearly (align_corners=False), and every rel_pos table whose length does not
+    match its block's grid resized with 1-D linear interpolation along its rows."""
+    dim, depth, heads, global_blocks = PRESETS[preset]
+    grid = img_size // PATCH
+    out = dict(sd)
+    pe = sd["image_encoder.pos_embed"]
+    if pe.shape[1] != grid:
+        out["image_encoder.pos_embed"] = F.interpolate(
+            pe.permute(0, 3, 1, 2), (grid, grid), mode="bilinear",
+            align_corners=False).permute(0, 2, 3, 1)
+    for i in range(depth):
+        side = grid if i in global_blocks else WINDOW
+        for hw in ("h", "w"):
+            key = f"image_encoder.blocks.{i}.attn.rel_pos_{hw}"
+            out[key] = resize_rel_pos(sd[key], 2 * side - 1)
+    return out
+
+
+def load_matching(model, sd):
+    """What SAMed ends up with: its strict load fails on the resized decoder, but every tensor
+    whose shape matches has been copied by then; the rest keeps its fresh initialisation."""
+    own = model.state_dict()
+    with torch.no_grad():
+        for k, v in sd.items():
+            if k in own and own[k].shape == v.shape:
+                own[k].copy_(v)
+    return [k for k in own if k not in sd or own[k].shape != sd[k].shape]
