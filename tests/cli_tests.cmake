@@ -12,3 +12,7 @@ cli_test(devices_no_match fail "no Vulkan device matches \"no-such-gpu\"" env VK
 # No Vulkan driver installed: point the loader at no ICD at all.
 cli_test(no_driver fail "apt-get install mesa-vulkan-drivers" env VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json $<TARGET_FILE:vksamed> devices)
 cli_test(unknown_command fail "unknown command" $<TARGET_FILE:vksamed> frobnicate)
+
+cli_test(info_tiny ok "preset: tiny \\(embed 64, depth 6, heads 2\\)" $<TARGET_FILE:vksamed> info ${CMAKE_BINARY_DIR}/checkpoints/tiny.pth)
+set_tests_properties(cli_info_tiny PROPERTIES FIXTURES_REQUIRED checkpoints)
+cli_test(info_missing fail "cannot open" $<TARGET_FILE:vksamed> info /nonexistent.pth)

@@ -8,6 +8,8 @@ static int usage(FILE *out) {
     fprintf(out, "usage: vksamed <command> [options]\n"
                  "commands:\n"
                  "  devices            list Vulkan devices and the limits the engine uses\n"
+                 "  info FILE          tensors, parameter count and SAM preset of a .pth / "
+                 ".safetensors\n"
                  "  bench matmul       matmul GFLOP/s on SAM's shapes beside OpenBLAS\n"
                  "options common to commands: --device SEL (index or name substring; also "
                  "VKSAMED_DEVICE)\n");
@@ -20,6 +22,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) return usage(stdout);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     fprintf(stderr, "vksamed: unknown command \"%s\"\n", cmd);
     return usage(stderr);
 }
