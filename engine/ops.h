@@ -60,6 +60,10 @@ int ve_copy_node(ve_graph *g, ve_tid src, ve_tid dst, int accumulate);
 /* Every element of t = value. No autograd. */
 int ve_fill_node(ve_graph *g, ve_tid t, float value);
 
+/* Pads (zeros) or crops the grid of a channels-last [B, H, W, C] tensor to [B, h, w, C],
+ * keeping the top-left corner (window attention pads to a multiple of the window). */
+ve_tid ve_grid_resize(ve_graph *g, ve_tid x, int64_t h, int64_t w);
+
 /* ---- normalisation and softmax (engine/ops/layernorm.c, softmax.c) ---- */
 
 /* LayerNorm over the last dim: (x - mean) / sqrt(var + eps) * w + b; w, b [cols] or VE_NONE. */

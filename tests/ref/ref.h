@@ -77,4 +77,35 @@ void ref_permute_fwd(const float *x, float *y, int ndim, const int64_t *shape, c
 void ref_permute_bwd(const float *dy, float *dx, int ndim, const int64_t *shape,
                      const int *perm);
 
+/* ---- fused attention (attention_ref.c) ---- */
+
+/* The ve_attention contract (engine/ops.h) on plain arrays. q, k, v point at the operand's first
+ * column; row r of q is q + r * q_stride (likewise k, v); heads are head_dim-column blocks.
+ * grid_h == 0: attention over all k_tokens (decoder style). Otherwise tokens are a grid_h x
+ * grid_w raster, attending inside window x window blocks (window 0: the whole grid);
+ * rel_h [2*Lh-1][head_dim] and rel_w [2*Lw-1][head_dim] (NULL for none), Lh, Lw = window or the
+ * grid sides. out [batch*q_tokens][heads*head_dim]; lse [batch*q_tokens][heads] (may be NULL). */
+typedef struct {
+    int64_t batch, q_tokens, k_tokens;
+    int heads, head_dim;
+    float scale;
+    int64_t grid_h, grid_w;
+    int window;
+    int64_t q_stride, k_stride, v_stride;
+} ref_attn_shape;
+void ref_attention_fwd(const ref_attn_shape *s, const float *q, const float *k, const float *v,
+                       const float *rel_h, const float *rel_w, float *out, float *lse);
+/* ADDS the gradients to dq, dk, dv (operand layouts), drel_h, drel_w (each may be NULL), so q,
+ * k, v sharing one array (SAM's qkv) get their sum. */
+void ref_attention_bwd(const ref_attn_shape *s, const float *q, const float *k, const float *v,
+                       const float *rel_h, const float *rel_w, const float *dout, float *dq,
+                       float *dk, float *dv, float *drel_h, float *drel_w);
+
+/* ---- grid pad/crop (grid_ref.c): channels-last [b, ih, iw, c] -> [b, oh, ow, c], zeros
+ * outside the input, top-left kept. ---- */
+void ref_grid_resize_fwd(const float *x, float *y, int64_t b, int64_t ih, int64_t iw, int64_t c,
+                         int64_t oh, int64_t ow);
+void ref_grid_resize_bwd(const float *dy, float *dx, int64_t b, int64_t ih, int64_t iw,
+                         int64_t c, int64_t oh, int64_t ow);
+
 #endif
