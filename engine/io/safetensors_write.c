@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "io_internal.h"
 #include "status.h"
 
@@ -121,66 +122,24 @@ static int build_header(int n, const ve_st_tensor *ts, const int64_t *numel, sbu
     return VE_OK;
 }
 
-static int write_all(int fd, const void *p, size_t n, const char *tmp) {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return ve_fail("writing %s: %s", tmp, w < 0 ? strerror(errno) : "no progress");
-        c += w;
-        n -= (size_t)w;
-    }
-    return VE_OK;
-}
-
-/* Makes the rename durable: fsync of the directory holding path. */
-static void sync_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n >= sizeof dir) return;
-    memcpy(dir, path, n);
-    dir[n] = 0;
-    int fd = open(slash ? (n ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-static int write_tmp(const char *tmp, const sbuf *h, int n, const ve_st_tensor *ts,
-                     const int64_t *numel) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return ve_fail("cannot create %s: %s", tmp, strerror(errno));
-    int rc = write_all(fd, h->s, h->n, tmp);
-    for (int i = 0; i < n && rc == VE_OK; i++)
-        rc = write_all(fd, ts[i].data, (size_t)numel[i] * 4, tmp);
-    if (rc == VE_OK && fsync(fd) != 0) rc = ve_fail("fsync %s: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && rc == VE_OK) rc = ve_fail("closing %s: %s", tmp, strerror(errno));
-    return rc;
-}
-
 int ve_safetensors_write(const char *path, int n, const ve_st_tensor *ts) {
     if (!path || !*path) return ve_fail("safetensors write: no path");
     int64_t *numel = malloc((size_t)(n > 0 ? n : 1) * sizeof *numel);
     if (!numel) return ve_fail("out of memory");
     sbuf h = {0};
-    char *tmp = malloc(strlen(path) + 5);
-    int rc = tmp ? validate(n, ts, numel) : ve_fail("out of memory");
+    int rc = validate(n, ts, numel);
     if (rc == VE_OK) rc = build_header(n, ts, numel, &h);
     if (rc == VE_OK) {
-        sprintf(tmp, "%s.tmp", path);
-        rc = write_tmp(tmp, &h, n, ts, numel);
-        if (rc == VE_OK && rename(tmp, path) != 0)
-            rc = ve_fail("renaming %s to %s: %s", tmp, path, strerror(errno));
-        if (rc == VE_OK)
-            sync_dir(path);
-        else
-            unlink(tmp);
+        ve_atomic_file f;
+        rc = ve_atomic_open(&f, path);
+        if (rc == VE_OK) rc = ve_atomic_write(&f, h.s, h.n);
+        for (int i = 0; i < n && rc == VE_OK; i++)
+            rc = ve_atomic_write(&f, ts[i].data, (size_t)numel[i] * 4);
+        if (rc == VE_OK) rc = ve_atomic_commit(&f);
+        if (rc != VE_OK) ve_atomic_abort(&f);
     }
     if (rc != VE_OK) ve_fail_context("%s: ", path);
     free(numel);
     free(h.s);
-    free(tmp);
     return rc;
 }
