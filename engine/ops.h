@@ -93,4 +93,101 @@ int ve_adamw(ve_graph *g, const ve_adamw_opts *o);
  * does) to the graph's step-values buffer. */
 int ve_adamw_set_step(ve_graph *g, const ve_adamw_opts *o, double lr, int64_t step);
 
+/* ---- SAM vision ops (engine/ops/patchify.c, conv.c, resize.c, fourier_pe.c, embedding.c) ----
+ *
+ * Layouts: feature maps are channels-last tokens [B, H, W, C], the ViT's layout, kept through
+ * the neck and the decoder's upscaling so the model needs no permutes. Two exceptions, as the
+ * data comes: images are channels-first [B, C, H, W] (ve_patchify / ve_patch_embed only), and
+ * masks/logits are channels-first planes [.., H, W] (ve_resize_bilinear).
+ *
+ * LayerNorm2d (SAM's neck and decoder upscaling: normalise over channels at each pixel, eps
+ * 1e-6) on a channels-last map IS ve_layernorm over the last dim: no separate op
+ * (tests/unit/test_layernorm2d.c checks it against sam_model.LayerNorm2d's formula). */
+
+/* img [B, C, H, W] -> patches [B, H/p, W/p, C*p*p], each row in (c, ky, kx) order (a Conv2d
+ * weight [D, C, p, p] flattened). H and W must be multiples of p. Backward: the exact inverse. */
+ve_tid ve_patchify(ve_graph *g, ve_tid img, int p);
+/* Conv2d(C, D, kernel p, stride p) on an image: img [B, C, H, W], w [D, C, p, p], bias [D] or
+ * VE_NONE -> tokens [B, H/p, W/p, D]. ve_patchify + ve_linear: gradients for w and bias (and
+ * the image, cheaply, when it requires one). */
+ve_tid ve_patch_embed(ve_graph *g, ve_tid img, ve_tid w, ve_tid bias);
+
+/* x [B, H, W, C] -> [B, OH, OW, k*k*C], OH = (H + 2 pad - k) / stride + 1, each row the k x k
+ * neighbourhood in (ky, kx, c) order, zeros outside x. Backward: the adjoint (a gather). */
+ve_tid ve_im2col(ve_graph *g, ve_tid x, int k, int stride, int pad);
+/* Conv2d on channels-last maps: x [B, H, W, Cin], w [Cout, Cin, k, k] (PyTorch's layout), bias
+ * [Cout] or VE_NONE -> [B, OH, OW, Cout]. k = 1, stride 1, pad 0: one ve_linear. Otherwise
+ * ve_im2col + ve_linear with w permuted to [Cout, k, k, Cin] (a small copy per run; gradients
+ * flow back through it). The im2col buffer is B*OH*OW*k*k*Cin floats (bindings are limited to
+ * maxStorageBufferRange: SAM's neck at 1024 x 1024 is 38 MB an image). */
+ve_tid ve_conv2d(ve_graph *g, ve_tid x, ve_tid w, ve_tid bias, int stride, int pad);
+/* ConvTranspose2d with kernel = stride = k, no padding (the mask decoder's upscaling, k = 2):
+ * x [B, H, W, Cin], w [Cin, Cout, k, k] (PyTorch's layout), bias [Cout] or VE_NONE
+ * -> [B, k*H, k*W, Cout]. x @ w viewed as [Cin, k*k*Cout] (w permuted to [Cin, k, k, Cout]),
+ * then a pixel shuffle (a ve_permute) and the bias (ve_add): gradients for x, w, bias. */
+ve_tid ve_conv_transpose2d(ve_graph *g, ve_tid x, ve_tid w, ve_tid bias);
+
+/* Bilinear resize of the last two dims: x [.., H, W] -> [.., out_h, out_w], PyTorch's
+ * F.interpolate(mode="bilinear", align_corners=False, antialias=False) with sizes given (scale
+ * in / out in fp32, source index clamped at 0 and at the last sample). Backward: the exact
+ * adjoint, as a deterministic gather. Refuses up-scaling so steep that the backward's gather
+ * would loop too long (over about 80x on both axes). */
+ve_tid ve_resize_bilinear(ve_graph *g, ve_tid x, int64_t out_h, int64_t out_w);
+/* Host-side, for load-time weight resizing (rel_pos tables): src [rows, cols] -> dst
+ * [out_rows, cols], 1-D linear along the rows, align_corners=False (SAM_SPEC.md section 2):
+ * s = (i + 0.5) * rows / out_rows - 0.5 clamped at 0, in fp32. Returns VE_OK or VE_FAIL. */
+int ve_resize_rows_linear_host(const float *src, int64_t rows, int64_t cols, float *dst,
+                               int64_t out_rows);
+
+/* Random Fourier positional encoding (SAM's prompt encoder), forward only (G is a frozen
+ * buffer; coordinates are data): coords [.., 2] in [0, 1], gauss [2, F] -> [.., 2F] =
+ * [sin f, cos f], f = 2 pi ((2 c - 1) @ G), the argument rounded in fp32 as PyTorch does, sin
+ * and cos accurate to ~1e-7 at any argument SAM produces. */
+ve_tid ve_fourier_pe(ve_graph *g, ve_tid coords, ve_tid gauss);
+/* The dense PE of an h x w grid: [h, w, 2F] (channels-last), pixel centres ((j + 0.5) / w,
+ * (i + 0.5) / h), x first. */
+ve_tid ve_fourier_pe_grid(ve_graph *g, ve_tid gauss, int64_t h, int64_t w);
+
+/* Embedding lookup: table [V, C], idx [..] (indices stored as floats, exact up to 2^24; a
+ * tensor, so they can change between runs without re-recording) -> [.., C]. An index outside
+ * [0, V) gives a zero row and no gradient. Backward: dtable[v] (+)= sum of dy over the n with
+ * idx[n] = v, deterministic (summed in n order), cost V * N * C: meant for small N (tokens);
+ * N is limited to 16384. */
+ve_tid ve_embedding(ve_graph *g, ve_tid table, ve_tid idx);
+
+/* ---- fused attention (engine/ops/attention.c, attention_bwd.c) ---- */
+
+/* One operand of attention: rows of tensor t (last dim = row length), heads * head_dim columns
+ * starting at column col of each row. SAM's qkv Linear output [tokens, 3D] gives q = {qkv, 0},
+ * k = {qkv, D}, v = {qkv, 2D} without copies. The row length and col must be multiples of 4
+ * (texel reads). */
+typedef struct {
+    ve_tid t;
+    int64_t col;
+} ve_attn_operand;
+
+typedef struct {
+    int64_t batch;              /* independent images */
+    int64_t q_tokens, k_tokens; /* per image (= grid_h * grid_w for the encoder), <= 32768 */
+    int heads, head_dim;        /* head_dim a multiple of 4, at most 128 */
+    float scale;                /* multiplies q.k */
+    /* Encoder only (else 0 / VE_NONE): the token grid (raster order, row-major) and windows. */
+    int64_t grid_h, grid_w; /* q_tokens == k_tokens == grid_h * grid_w */
+    int window;             /* 0: global over the grid; else window x window blocks of the grid
+                               (grid_h, grid_w multiples of it: the caller pads), attended in
+                               place: no partition or unpartition copies */
+    ve_tid rel_pos_h, rel_pos_w; /* both VE_NONE, or both [2L-1, head_dim] with L = window or the
+                                    grid side (<= 64); bias = q_unscaled.Rh[qy-ky+L-1] +
+                                    q_unscaled.Rw[qx-kx+L-1], (y, x) inside the window or grid;
+                                    one table shared by all heads */
+} ve_attention_opts;
+
+/* softmax(scale * q k^T + bias) v per image, head (and window), computed with an online softmax:
+ * the attention matrix is never stored. Returns out [batch*q_tokens, heads*head_dim], heads
+ * merged (ready for the output projection). Saves each (query, head)'s log-sum-exp for the
+ * backward, which writes dq, dk, dv into the columns of the operands' gradients (accumulating
+ * correctly when they share one qkv tensor) and the rel-pos tables' gradients when needed. */
+ve_tid ve_attention(ve_graph *g, ve_attn_operand q, ve_attn_operand k, ve_attn_operand v,
+                    const ve_attention_opts *o);
+
 #endif

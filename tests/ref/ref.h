@@ -108,4 +108,52 @@ void ref_grid_resize_fwd(const float *x, float *y, int64_t b, int64_t ih, int64_
 void ref_grid_resize_bwd(const float *dy, float *dx, int64_t b, int64_t ih, int64_t iw,
                          int64_t c, int64_t oh, int64_t ow);
 
+/* ---- SAM vision ops (conv_ref.c, resize_ref.c, fourier_pe_ref.c, embedding_ref.c).
+ * Feature maps channels-last [B, H, W, C], images and planes channels-first, PyTorch weight
+ * layouts. Backward functions overwrite their outputs (any may be NULL). ---- */
+
+/* Conv2d: x [B, H, W, Cin], w [Cout, Cin, k, k], bias [Cout] or NULL -> y [B, OH, OW, Cout]. */
+void ref_conv2d_fwd(const float *x, const float *w, const float *bias, float *y, int64_t b,
+                    int64_t h, int64_t wd, int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                    int64_t pad);
+void ref_conv2d_bwd(const float *x, const float *w, const float *dy, float *dx, float *dw,
+                    float *dbias, int64_t b, int64_t h, int64_t wd, int64_t cin, int64_t cout,
+                    int64_t k, int64_t stride, int64_t pad);
+/* Conv2d(C, D, p, stride p) on img [B, C, H, W] -> y [B, H/p, W/p, D]; w [D, C, p, p]. */
+void ref_patch_embed_fwd(const float *img, const float *w, const float *bias, float *y,
+                         int64_t b, int64_t c, int64_t h, int64_t wd, int64_t d, int64_t p);
+void ref_patch_embed_bwd(const float *img, const float *w, const float *dy, float *dimg,
+                         float *dw, float *dbias, int64_t b, int64_t c, int64_t h, int64_t wd,
+                         int64_t d, int64_t p);
+/* ConvTranspose2d, kernel = stride = k: x [B, H, W, Cin], w [Cin, Cout, k, k] -> y [B, kH, kW,
+ * Cout]. */
+void ref_conv_transpose2d_fwd(const float *x, const float *w, const float *bias, float *y,
+                              int64_t b, int64_t h, int64_t wd, int64_t cin, int64_t cout,
+                              int64_t k);
+void ref_conv_transpose2d_bwd(const float *x, const float *w, const float *gy, float *gx,
+                              float *gw, float *gbias, int64_t b, int64_t h, int64_t wd,
+                              int64_t cin, int64_t cout, int64_t k);
+/* SAM's LayerNorm2d on channels-first x [B, C, H*W] (sam_model.LayerNorm2d's formula). */
+void ref_layernorm2d_nchw_fwd(const float *x, const float *w, const float *bias, float *y,
+                              int64_t b, int64_t c, int64_t hw, float eps);
+
+/* Bilinear resize of planes [planes, h, w] -> [planes, oh, ow], align_corners=False, and its
+ * adjoint; the 1-D linear resize of a [rows, cols] table along its rows. */
+void ref_resize_bilinear_fwd(const float *x, float *y, int64_t planes, int64_t h, int64_t w,
+                             int64_t oh, int64_t ow);
+void ref_resize_bilinear_bwd(const float *dy, float *dx, int64_t planes, int64_t h, int64_t w,
+                             int64_t oh, int64_t ow);
+void ref_resize_rows_linear(const float *src, int64_t rows, int64_t cols, float *dst,
+                            int64_t out_rows);
+
+/* Fourier PE: coords [n, 2], g [2, f] -> y [n, 2f]; the grid version y [h, w, 2f]. */
+void ref_fourier_pe_fwd(const float *coords, const float *g, float *y, int64_t n, int64_t f);
+void ref_fourier_pe_grid(const float *g, float *y, int64_t h, int64_t w, int64_t f);
+
+/* Embedding: table [v, c], idx [n] (floats; outside [0, v) -> zero row, no gradient). */
+void ref_embedding_fwd(const float *table, const float *idx, float *y, int64_t v, int64_t c,
+                       int64_t n);
+void ref_embedding_bwd(const float *idx, const float *dy, float *dtable, int64_t v, int64_t c,
+                       int64_t n);
+
 #endif
