@@ -1,0 +1,12 @@
+# Parity with the PyTorch reference (tests/reference/sam_model.py): the fixture scripts write
+# random-weight checkpoints, inputs and reference outputs into the build tree at test time.
+set(VKSAMED_PARITY_DIR ${CMAKE_BINARY_DIR}/parity)
+if(VKSAMED_TORCH_PYTHON)
+  add_test(NAME parity_fixtures
+           COMMAND ${VKSAMED_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/dump_encoder.py
+                   ${VKSAMED_PARITY_DIR})
+  set_tests_properties(parity_fixtures PROPERTIES FIXTURES_SETUP parity LABELS parity TIMEOUT 600)
+  set_tests_properties(test_sam_encoder_parity PROPERTIES FIXTURES_REQUIRED parity)
+endif()
+target_compile_definitions(test_sam_encoder_parity PRIVATE VE_PARITY_DIR="${VKSAMED_PARITY_DIR}")
+set_tests_properties(test_sam_encoder_parity PROPERTIES SKIP_RETURN_CODE 77 LABELS parity)
