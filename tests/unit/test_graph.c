@@ -182,9 +182,12 @@ static void test_errors(ve_device *dev) {
         int64_t big = (int64_t)(in->max_storage_buffer_range / 4) + 5;
         ve_tid b = ve_tensor(g, VE_INPUT, "huge", 1, &big);
         ve_tid out = ve_tensor(g, VE_STATE, "huge_out", 1, &big);
-        tu_check(ve_copy_node(g, b, out, 0) == VE_FAIL && strstr(ve_error(), "huge_out") &&
-                     strstr(ve_error(), "maxStorageBufferRange"),
-                 "a tensor over maxStorageBufferRange is refused, naming it and the limit");
+        /* The copy reads through texel views and writes through a storage buffer: whichever
+         * binding limit the device hits first is named, with the tensor. */
+        const char *msg = ve_copy_node(g, b, out, 0) == VE_FAIL ? ve_error() : "";
+        tu_check(strstr(msg, "huge") && (strstr(msg, "maxStorageBufferRange") ||
+                                          strstr(msg, "maxTexelBufferElements")),
+                 "a tensor over a binding limit is refused, naming it and the limit");
         ve_graph_destroy(g);
     }
 }
