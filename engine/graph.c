@@ -107,6 +107,7 @@ ve_tid ve_tensor_2d(ve_graph *g, ve_kind kind, const char *name, int64_t rows, i
 }
 
 ve_tid ve_view(ve_graph *g, ve_tid t, int64_t offset, int ndim, const int64_t *shape) {
+    if (t == VE_NONE) return VE_NONE; /* an earlier op failed: keep its message */
     if (!ve_tid_valid(g, t)) {
         ve_fail("view: invalid tensor id %d", t);
         return VE_NONE;
@@ -138,6 +139,7 @@ ve_tid ve_view(ve_graph *g, ve_tid t, int64_t offset, int ndim, const int64_t *s
 }
 
 ve_tid ve_reshape(ve_graph *g, ve_tid t, int ndim, const int64_t *shape) {
+    if (t == VE_NONE) return VE_NONE; /* an earlier op failed: keep its message */
     if (!ve_tid_valid(g, t)) {
         ve_fail("reshape: invalid tensor id %d", t);
         return VE_NONE;
@@ -214,6 +216,7 @@ int ve_node_add(ve_graph *g, const ve_node_desc *d) {
                            d->groups[i], i, in->max_workgroup_count[i]);
     for (int i = 0; i < d->n_bind; i++) {
         ve_tid t = d->bind[i].tensor;
+        if (t == VE_NONE) return VE_FAIL; /* an earlier op failed: keep its message */
         if (!ve_tid_valid(g, t)) return ve_fail("node %s: binding %d: invalid tensor", d->kernel, i);
         uint64_t bytes = ((uint64_t)g->t[t].numel * 4 + 15) & ~(uint64_t)15;
         if (d->bind[i].type == VE_BIND_STORAGE && bytes > in->max_storage_buffer_range)

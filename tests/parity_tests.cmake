@@ -10,3 +10,17 @@ if(VKSAMED_TORCH_PYTHON)
 endif()
 target_compile_definitions(test_sam_encoder_parity PRIVATE VE_PARITY_DIR="${VKSAMED_PARITY_DIR}")
 set_tests_properties(test_sam_encoder_parity PROPERTIES SKIP_RETURN_CODE 77 LABELS parity)
+
+# The whole pipeline (image encoder -> prompt encoder -> mask decoder): tests/reference/dump_sam.py
+# writes a tiny SAM (S=1024, 4 mask tokens), a SAMed-shaped one (S=512, 9 mask tokens), prompts
+# and every intermediate the engine is compared on.
+if(VKSAMED_TORCH_PYTHON)
+  add_test(NAME parity_sam_fixtures
+           COMMAND ${VKSAMED_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/dump_sam.py
+                   ${VKSAMED_PARITY_DIR})
+  set_tests_properties(parity_sam_fixtures PROPERTIES FIXTURES_SETUP parity_sam LABELS parity
+                       TIMEOUT 600)
+  set_tests_properties(test_sam_parity PROPERTIES FIXTURES_REQUIRED parity_sam)
+endif()
+target_compile_definitions(test_sam_parity PRIVATE VE_PARITY_DIR="${VKSAMED_PARITY_DIR}")
+set_tests_properties(test_sam_parity PROPERTIES SKIP_RETURN_CODE 77 LABELS parity)

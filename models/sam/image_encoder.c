@@ -121,8 +121,8 @@ ve_tid sam_image_encoder_build(ve_graph *g, const sam_image_encoder *e, ve_tid i
     const int64_t batch = ve_tensor_dim(g, image, 0), grid = e->grid, d = e->p.embed_dim;
     ve_tid x = ve_patch_embed(g, image, e->patch_w, e->patch_b);
     /* pos_embed is shared by every image: broadcast over the batch as one long row. */
-    x = ve_add(g, reshape2(g, x, batch, grid * grid * d),
-               reshape2(g, e->pos_embed, 1, grid * grid * d));
+    int64_t n_pos = grid * grid * d;
+    x = ve_add(g, reshape2(g, x, batch, n_pos), ve_reshape(g, e->pos_embed, 1, &n_pos));
     x = reshape4(g, x, batch, grid, grid, d);
     for (int i = 0; i < e->p.depth && x != VE_NONE; i++)
         x = block(g, e, &e->blk[i], x, batch);
