@@ -3,9 +3,11 @@
 #define VKSAMED_COMMANDS_H
 
 int cmd_devices(int argc, char **argv);
-int cmd_bench(int argc, char **argv);       /* dispatches to the bench_* below */
-int bench_matmul(int argc, char **argv);    /* apps/vksamed/bench_matmul.c */
-int cmd_info(int argc, char **argv);        /* apps/vksamed/cmd_info.c */
+int cmd_bench(int argc, char **argv);     /* dispatches to the bench_* below */
+int bench_matmul(int argc, char **argv);  /* apps/vksamed/bench_matmul.c */
+int bench_encoder(int argc, char **argv); /* apps/vksamed/bench_encoder.c */
+int cmd_info(int argc, char **argv);      /* apps/vksamed/cmd_info.c */
+int cmd_segment(int argc, char **argv);   /* apps/vksamed/cmd_segment.c */
 
 /* Shared option: --device SEL (index or name substring); NULL when not given. */
 const char *cli_device_option(int argc, char **argv);

@@ -11,6 +11,8 @@ static int usage(FILE *out) {
                  "  info FILE          tensors, parameter count and SAM preset of a .pth / "
                  ".safetensors\n"
                  "  bench matmul       matmul GFLOP/s on SAM's shapes beside OpenBLAS\n"
+                 "  segment            mask an image (or NIfTI slice) with SAM prompts, or label "
+                 "it with SAMed\n"
                  "options common to commands: --device SEL (index or name substring; also "
                  "VKSAMED_DEVICE)\n");
     return out == stdout ? 0 : 2;
@@ -23,6 +25,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "segment")) return cmd_segment(argc - 1, argv + 1);
     fprintf(stderr, "vksamed: unknown command \"%s\"\n", cmd);
     return usage(stderr);
 }
