@@ -24,3 +24,17 @@ if(VKSAMED_TORCH_PYTHON)
 endif()
 target_compile_definitions(test_sam_parity PRIVATE VE_PARITY_DIR="${VKSAMED_PARITY_DIR}")
 set_tests_properties(test_sam_parity PROPERTIES SKIP_RETURN_CODE 77 LABELS parity)
+
+# vit_b at S=512 once (the issue's "slow" parity): a 360 MB random checkpoint and a full-size
+# encoder on lavapipe. Labelled slow; tools/test runs it unless VKSAMED_SKIP_SLOW is set.
+if(VKSAMED_TORCH_PYTHON)
+  add_test(NAME parity_vit_b_fixtures
+           COMMAND ${VKSAMED_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/dump_encoder.py
+                   ${VKSAMED_PARITY_DIR} vit_b 512)
+  set_tests_properties(parity_vit_b_fixtures PROPERTIES FIXTURES_SETUP parity_vit_b
+                       LABELS "parity;slow" TIMEOUT 900)
+  add_test(NAME test_sam_encoder_parity_vit_b COMMAND test_sam_encoder_parity vit_b 512)
+  set_tests_properties(test_sam_encoder_parity_vit_b PROPERTIES FIXTURES_REQUIRED parity_vit_b
+                       SKIP_RETURN_CODE 77 LABELS "parity;slow" TIMEOUT 900
+                       ENVIRONMENT "VKSAMED_VALIDATION=1")
+endif()

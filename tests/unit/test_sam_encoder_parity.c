@@ -1,7 +1,8 @@
 /* Parity of the image encoder with the PyTorch reference (tests/reference/sam_model.py): a
- * random-weight tiny SAM saved with torch.save is loaded by the engine's own .pth reader, and
- * the image embedding must match within max|diff| <= 1e-4 * max|reference| at S = 1024 and at
- * S = 512 (SAMed: pos_embed and rel_pos tables resized at load time). */
+ * random-weight SAM saved with torch.save is loaded by the engine's own .pth reader, and the
+ * image embedding must match within max|diff| <= 1e-4 * max|reference| at each size (S = 512 is
+ * SAMed's: pos_embed and rel_pos tables resized at load time).
+ * usage: test_sam_encoder_parity [PRESET SIZE...]   (default: tiny 1024 512) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +17,18 @@
 #define VE_PARITY_DIR "."
 #endif
 
-static void run(ve_device *dev, ve_checkpoint *ck, int size) {
+static void run(ve_device *dev, ve_checkpoint *ck, const char *preset, int size) {
     char what[64], path[512];
-    snprintf(what, sizeof what, "image encoder parity, tiny at S=%d", size);
+    snprintf(what, sizeof what, "image encoder parity, %s at S=%d", preset, size);
     sam_preset p;
-    if (sam_preset_builtin("tiny", &p) != VE_OK) {
+    if (sam_preset_builtin(preset, &p) != VE_OK) {
         tu_check(0, ve_error());
         return;
     }
     ve_npy_array img, want;
-    snprintf(path, sizeof path, "%s/image_%d.npy", VE_PARITY_DIR, size);
+    snprintf(path, sizeof path, "%s/%s_image_%d.npy", VE_PARITY_DIR, preset, size);
     int ok = ve_npy_load(path, &img) == VE_OK;
-    snprintf(path, sizeof path, "%s/embedding_%d.npy", VE_PARITY_DIR, size);
+    snprintf(path, sizeof path, "%s/%s_embedding_%d.npy", VE_PARITY_DIR, preset, size);
     ok = ok && ve_npy_load(path, &want) == VE_OK;
     if (!ok) {
         fprintf(stderr, "FAIL %s: %s\n", what, ve_error());
@@ -70,17 +71,22 @@ static void run(ve_device *dev, ve_checkpoint *ck, int size) {
     ve_npy_free(&want);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const char *preset = argc > 1 ? argv[1] : "tiny";
     char path[512];
-    snprintf(path, sizeof path, "%s/tiny_parity.pth", VE_PARITY_DIR);
+    snprintf(path, sizeof path, "%s/%s_parity.pth", VE_PARITY_DIR, preset);
     ve_checkpoint *ck = ve_checkpoint_open(path);
     if (!ck) {
         printf("skipped: %s (the fixture needs python3-torch)\n", ve_error());
         return 77;
     }
     ve_device *dev = tu_device();
-    run(dev, ck, 1024);
-    run(dev, ck, 512);
+    if (argc > 2)
+        for (int i = 2; i < argc; i++) run(dev, ck, preset, atoi(argv[i]));
+    else {
+        run(dev, ck, preset, 1024);
+        run(dev, ck, preset, 512);
+    }
     ve_checkpoint_close(ck);
     tu_device_done(dev);
     return tu_exit();
