@@ -190,4 +190,45 @@ typedef struct {
 ve_tid ve_attention(ve_graph *g, ve_attn_operand q, ve_attn_operand k, ve_attn_operand v,
                     const ve_attention_opts *o);
 
+/* ---- LoRA linear (engine/ops/lora.c) ---- */
+
+/* One low-rank adapter on a linear: a [r, in], b [out_a, r] (PyTorch Linear weights, no bias),
+ * adding (x a^T) b^T to the output columns col .. col + out_a - 1. */
+typedef struct {
+    ve_tid a;
+    ve_tid b;
+    int64_t col;
+} ve_lora_adapter;
+#define VE_LORA_MAX_ADAPTERS 2 /* one tape entry holds x, w, bias and two (a, b) pairs */
+
+/* y = x w^T + bias, then y[:, col : col + out_a] += (x a^T) b^T for each adapter (no scaling:
+ * SAMed's qkv is two adapters, q at col 0 and v at col 2D, out_a = D, r = 4). x [.., in],
+ * w [out, in], bias [out] or VE_NONE -> y [.., out]. The adapter products are written straight
+ * into y's column range (no full-size extra pass). Backward: dx, da, db always when needed; dw
+ * and dbias only when they need gradients (a frozen w costs no kernels: LoRA's saving). */
+ve_tid ve_linear_lora(ve_graph *g, ve_tid x, ve_tid w, ve_tid bias, int n_adapters,
+                      const ve_lora_adapter *ad);
+/* Host-side init of an adapter's a [r, in]: Kaiming-uniform with a = sqrt(5), i.e.
+ * U(-1/sqrt(in), 1/sqrt(in)), from a splitmix64 stream advanced in *rng_state (b starts at 0). */
+void ve_lora_init_host(float *a, int64_t r, int64_t in, uint64_t *rng_state);
+
+/* ---- SAMed's segmentation loss (engine/ops/seg_loss.c) ---- */
+
+typedef struct {
+    float ce_weight, dice_weight; /* SAMed: 0.2 and 0.8 (what a NULL opts gives) */
+} ve_seg_loss_opts;
+
+/* loss = ce_weight * CE + dice_weight * Dice, fused (softmax computed once per pixel, per-class
+ * sums reduced in blocks then finished; the backward recomputes the softmax in one kernel).
+ * logits [B, K, H, W] (class planes, background included, 2 <= K <= 32), labels [B, H, W]:
+ * class indices as floats (a value not within 0.5 of a class 0..K-1 gives that pixel no CE term
+ * and no one-hot, but it still counts in CE's mean). CE: mean over the B*H*W pixels of
+ * -log softmax(logits)[label] (PyTorch CrossEntropyLoss). Dice (SAMed's DiceLoss, softmax=True):
+ * mean over the K classes of 1 - (2 sum p_c t_c + 1e-5) / (sum p_c^2 + sum t_c^2 + 1e-5), sums
+ * over the whole batch, t the one-hot label. Returns loss [1]; *ce_out and *dice_out (each may
+ * be NULL) get the two terms ([1] each, differentiable too). Labels get no gradient. B*H*W is
+ * limited to about 4M pixels (2^22). */
+ve_tid ve_seg_loss(ve_graph *g, ve_tid logits, ve_tid labels, const ve_seg_loss_opts *o,
+                   ve_tid *ce_out, ve_tid *dice_out);
+
 #endif

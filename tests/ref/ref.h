@@ -156,4 +156,30 @@ void ref_embedding_fwd(const float *table, const float *idx, float *y, int64_t v
 void ref_embedding_bwd(const float *idx, const float *dy, float *dtable, int64_t v, int64_t c,
                        int64_t n);
 
+/* ---- LoRA linear (lora_ref.c) ----
+ * x [rows, in], w [out, in], bias [out] or NULL, y [rows, out]; each adapter a [r, in],
+ * b [out_a, r], adding (x a^T) b^T to columns col .. col + out_a - 1 of y. The backward
+ * overwrites dx, dw, dbias, da[i], db[i] (any may be NULL; da, db arrays of n_ad pointers). */
+typedef struct {
+    const float *a, *b;
+    int64_t r, out_a, col;
+} ref_lora_adapter;
+void ref_lora_fwd(const float *x, const float *w, const float *bias, int n_ad,
+                  const ref_lora_adapter *ad, float *y, int64_t rows, int64_t in, int64_t out);
+void ref_lora_bwd(const float *x, const float *w, const float *dy, int n_ad,
+                  const ref_lora_adapter *ad, float *dx, float *dw, float *dbias, float **da,
+                  float **db, int64_t rows, int64_t in, int64_t out);
+
+/* ---- SAMed's segmentation loss (seg_loss_ref.c) ----
+ * logits [b, k, hw] (class planes), labels [b, hw] (class indices as floats; a value that does
+ * not round to 0..k-1 gives no CE term and no one-hot). out = {w_ce CE + w_dice Dice, CE, Dice}
+ * with CE the mean over b*hw pixels of -log softmax[label] and Dice the mean over the k classes
+ * of 1 - (2 sum p t + eps) / (sum p^2 + sum t^2 + eps) over the whole batch. The backward
+ * overwrites dlogits from the gradients dout of the three outputs. */
+#define REF_SEG_LOSS_EPS 1e-5
+void ref_seg_loss_fwd(const float *logits, const float *labels, int64_t b, int64_t k, int64_t hw,
+                      double w_ce, double w_dice, float out[3]);
+void ref_seg_loss_bwd(const float *logits, const float *labels, const float dout[3], float *dlogits,
+                      int64_t b, int64_t k, int64_t hw, double w_ce, double w_dice);
+
 #endif
