@@ -80,3 +80,6 @@ if(VKSAMED_TORCH_PYTHON AND EXISTS ${SEG_DATA}/BrainT1Slice.png AND EXISTS ${SEG
     --checkpoint ${SEG_SAMED} --image ${SEG_CH2} --slice 90 --axis 2 --classes 3
     --out labels.png)
 endif()
+
+# The encoder benchmark end to end at a toy size (timings are never asserted).
+cli_test(bench_encoder_tiny ok "ours: first run" $<TARGET_FILE:vksamed> bench encoder --preset tiny --size 64 --iters 1 --no-torch)

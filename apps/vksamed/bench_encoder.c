@@ -105,6 +105,7 @@ static torch_result run_torch(const char *preset, int size, int batch, int iters
         return r;
     }
     char line[1024], last_other[256] = "";
+    int have_reason = 0;
     while (fgets(line, sizeof line, f)) {
         double first, med;
         char reason[200];
@@ -112,13 +113,15 @@ static torch_result run_torch(const char *preset, int size, int batch, int iters
             r.ok = 1, r.first_ms = first, r.median_ms = med;
         } else if (sscanf(line, "BENCH_TORCH unavailable reason=%199s", reason) == 1) {
             snprintf(r.why, sizeof r.why, "%s", reason);
+            have_reason = 1;
         } else if (line[0] != '\n') {
             line[strcspn(line, "\n")] = 0;
             snprintf(last_other, sizeof last_other, "%.200s", line);
         }
     }
     int st = pclose(f);
-    if (!r.ok && last_other[0]) snprintf(r.why, sizeof r.why, "%.200s (exit %d)", last_other, st);
+    if (!r.ok && !have_reason && last_other[0])
+        snprintf(r.why, sizeof r.why, "%.200s (exit %d)", last_other, st);
     return r;
 }
 

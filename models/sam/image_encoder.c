@@ -84,12 +84,21 @@ static ve_tid block(ve_graph *g, const sam_image_encoder *e, const sam_block *b,
     const float eps = p->encoder_ln_eps;
     ve_tid h = ve_layernorm(g, x, b->norm1_w, b->norm1_b, eps);
     /* Window blocks pad the grid with zeros to a multiple of the window; the padded tokens
-     * take part as keys (their qkv is the bias), and are cropped after the projection. */
+     * take part as keys (their qkv is exactly the bias) and are cropped after the projection.
+     * So qkv runs on the real tokens without its bias, is padded with zeros and gets the bias
+     * after; the crop comes before the (per-token) projection: the same values, ~28 GFLOP
+     * less at vit_b 512 (grid 32 padded to 42). */
     int64_t side = grid;
     if (b->window) side = (grid + b->window - 1) / b->window * b->window;
-    if (side != grid) h = ve_grid_resize(g, h, side, side);
     const int64_t tokens = batch * side * side;
-    ve_tid qkv = ve_linear(g, reshape2(g, h, tokens, d), b->qkv_w, b->qkv_b);
+    ve_tid qkv;
+    if (side == grid) {
+        qkv = ve_linear(g, reshape2(g, h, tokens, d), b->qkv_w, b->qkv_b);
+    } else {
+        qkv = ve_linear(g, reshape2(g, h, batch * grid * grid, d), b->qkv_w, VE_NONE);
+        qkv = ve_grid_resize(g, reshape4(g, qkv, batch, grid, grid, 3 * d), side, side);
+        qkv = ve_add(g, reshape2(g, qkv, tokens, 3 * d), b->qkv_b);
+    }
     ve_attention_opts o = {.batch = batch,
                            .q_tokens = side * side,
                            .k_tokens = side * side,
@@ -103,8 +112,9 @@ static ve_tid block(ve_graph *g, const sam_image_encoder *e, const sam_block *b,
                            .rel_pos_w = b->rel_w};
     ve_tid a = ve_attention(g, (ve_attn_operand){qkv, 0}, (ve_attn_operand){qkv, d},
                             (ve_attn_operand){qkv, 2 * d}, &o);
-    a = reshape4(g, ve_linear(g, a, b->proj_w, b->proj_b), batch, side, side, d);
-    if (side != grid) a = ve_grid_resize(g, a, grid, grid);
+    if (side != grid) a = ve_grid_resize(g, reshape4(g, a, batch, side, side, d), grid, grid);
+    a = reshape4(g, ve_linear(g, reshape2(g, a, batch * grid * grid, d), b->proj_w, b->proj_b),
+                 batch, grid, grid, d);
     x = ve_add(g, x, a);
     ve_tid m = ve_layernorm(g, x, b->norm2_w, b->norm2_b, eps);
     m = ve_linear(g, ve_gelu(g, ve_linear(g, m, b->lin1_w, b->lin1_b)), b->lin2_w, b->lin2_b);
