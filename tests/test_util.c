@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sys/stat.h>
+
 #include "status.h"
 
 static int g_pass, g_fail;
@@ -181,4 +183,48 @@ int tu_fd_check(const char *what, tu_fwd_fn fwd, void *ctx, int n_in, float *con
     }
     free(out);
     return ok;
+}
+
+static char g_scratch[96];
+
+void tu_scratch_open(const char *tag) {
+    snprintf(g_scratch, sizeof g_scratch, "/tmp/vksamed_%s_XXXXXX", tag);
+    if (!mkdtemp(g_scratch)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+const char *tu_scratch_dir(void) {
+    return g_scratch;
+}
+
+void tu_scratch_close(void) {
+    char cmd[160];
+    if (!g_scratch[0]) return;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_scratch);
+    if (system(cmd) != 0) fprintf(stderr, "note: could not remove %s\n", g_scratch);
+    g_scratch[0] = 0;
+}
+
+char *tu_scratch_path(const char *name) {
+    static char buf[8][256];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 256, "%s/%s", g_scratch, name);
+    return p;
+}
+
+void tu_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) {
+        fprintf(stderr, "FAIL: cannot write %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+long tu_file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }

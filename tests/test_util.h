@@ -40,6 +40,17 @@ void tu_run(ve_graph *g);
 void tu_write(ve_graph *g, ve_tid t, const float *src);
 float *tu_read(ve_graph *g, ve_tid t); /* malloc'd */
 
+/* A private scratch folder, /tmp/vksamed_TAG_XXXXXX, made by tu_scratch_open (aborting the test
+ * on failure) and removed with its files by tu_scratch_close. */
+void tu_scratch_open(const char *tag);
+const char *tu_scratch_dir(void);
+void tu_scratch_close(void);
+/* DIR/name inside the scratch folder (one of 8 rotating buffers). */
+char *tu_scratch_path(const char *name);
+/* Writes a whole file (aborting the test on failure); the size of a file, -1 if absent. */
+void tu_write_file(const char *path, const void *data, size_t n);
+long tu_file_size(const char *path);
+
 /* Finite-difference check of a plain-C reference backward. The scalar checked is
  * L(inputs) = sum_i fwd(inputs)[i] * r[i]; grads[j] are the reference's dL/d(inputs[j]) (NULL to
  * skip an input). Central differences with step h on each element (or on at most max_probe

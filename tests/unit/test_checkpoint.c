@@ -24,25 +24,6 @@
 #define VE_CKPT_DIR "checkpoints"
 #endif
 
-static char g_tmp[64];
-
-static char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", g_tmp, name);
-    return p;
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-}
-
 static uint8_t *read_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -74,7 +55,7 @@ static void write_st(const char *path, const char *header, size_t data_bytes) {
     for (int k = 0; k < 8; k++)
         b[k] = (uint8_t)((uint64_t)hl >> (8 * k));
     memcpy(b + 8, header, hl);
-    write_file(path, b, n);
+    tu_write_file(path, b, n);
     free(b);
 }
 
@@ -88,7 +69,7 @@ static void test_round_trip(void) {
                           {"b \"quoted\"\n", 1, s1, d1},
                           {"scalar", 0, NULL, &scalar},
                           {"empty", 2, s3, NULL}};
-    const char *path = tmp_path("rt.safetensors");
+    const char *path = tu_scratch_path("rt.safetensors");
     tu_check(ve_safetensors_write(path, 4, ts) == VE_OK, "safetensors write");
     ve_checkpoint *ck = ve_checkpoint_open(path);
     tu_check(ck != NULL, "safetensors reopen");
@@ -136,7 +117,7 @@ static int same_file(const char *path, const uint8_t *want, size_t n) {
 }
 
 static void test_atomic_write(void) {
-    const char *path = tmp_path("keep.safetensors");
+    const char *path = tu_scratch_path("keep.safetensors");
     float v[4] = {1, 2, 3, 4};
     int64_t s[1] = {4};
     ve_st_tensor good = {"w", 1, s, v};
@@ -163,7 +144,7 @@ static void test_atomic_write(void) {
 
     /* An unwritable target: a directory that does not exist. */
     char missing[300];
-    snprintf(missing, sizeof missing, "%s/no/such/dir/x.safetensors", g_tmp);
+    snprintf(missing, sizeof missing, "%s/no/such/dir/x.safetensors", tu_scratch_dir());
     tu_check(ve_safetensors_write(missing, 1, &good) == VE_FAIL &&
                  strstr(ve_error(), "cannot create") && strstr(ve_error(), missing),
              "atomic: missing directory refused");
@@ -193,12 +174,12 @@ static void test_atomic_write(void) {
 }
 
 static void test_bad_safetensors(void) {
-    const char *p = tmp_path("bad.safetensors");
+    const char *p = tu_scratch_path("bad.safetensors");
     uint8_t huge[16] = {0xe8, 0x03, 0, 0, 0, 0, 0, 0, '{', '}'};
-    write_file(p, huge, 10);
+    tu_write_file(p, huge, 10);
     expect_open_fails(p, "safetensors: header length beyond the file", "header length 1000",
                       "runs beyond");
-    write_file(p, huge, 3);
+    tu_write_file(p, huge, 3);
     expect_open_fails(p, "safetensors: file shorter than 8 bytes", "no header length", NULL);
     write_st(p, "{\"a\" {\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
     expect_open_fails(p, "safetensors: malformed JSON", "expected ':' at byte 5", NULL);
@@ -225,7 +206,7 @@ static void test_bad_safetensors(void) {
     expect_open_fails(p, "safetensors: duplicate name", "'a' appears twice", NULL);
     write_st(p, "{\"__metadata__\":{\"k\":3}}", 0);
     expect_open_fails(p, "safetensors: non-string metadata", "__metadata__", NULL);
-    expect_open_fails(tmp_path("absent.safetensors"), "missing file", "cannot open", NULL);
+    expect_open_fails(tu_scratch_path("absent.safetensors"), "missing file", "cannot open", NULL);
     /* Escapes and metadata are understood. */
     write_st(p,
              "{\"__metadata__\":{\"format\":\"pt\"},\"a\\u00e9\\n\":{\"dtype\":\"BF16\",\"shape\""
@@ -361,8 +342,8 @@ static const char *mutate(const char *src, const char *name, long at, const void
     uint8_t *b = read_file(src, &n);
     if (!b) return "missing";
     if (patch && at >= 0 && (size_t)at + patch_n <= n) memcpy(b + at, patch, patch_n);
-    const char *p = tmp_path(name);
-    write_file(p, b, keep && keep < n ? keep : n);
+    const char *p = tu_scratch_path(name);
+    tu_write_file(p, b, keep && keep < n ? keep : n);
     free(b);
     return p;
 }
@@ -412,7 +393,7 @@ static void test_bad_pth(void) {
     long z64 = find_bytes(small, "PK\6\6", 4, 1);
     tu_check(z64 > cd, "small.pth has a ZIP64 end record (torch writes one)");
     /* Both records moved consistently past the end. */
-    expect_open_fails(mutate(tmp_path("cdoff.pth"), "cdoff64.pth", z64 + 48, far, 4, 0),
+    expect_open_fails(mutate(tu_scratch_path("cdoff.pth"), "cdoff64.pth", z64 + 48, far, 4, 0),
                       "pth: directory offset beyond the file", "does not fit", NULL);
     uint8_t local[4] = {0, 0, 0, 0x70};
     expect_open_fails(mutate(small, "local.pth", cd + 42, local, 4, 0),
@@ -463,7 +444,7 @@ static void fuzz(const char *src, size_t region, int iters, uint64_t seed) {
     uint8_t *orig = read_file(src, &n), *b = malloc(n + 1);
     uint64_t rng = tu_seed(seed);
     int opened = 0, refused = 0, bad = 0;
-    const char *p = tmp_path("fuzz.bin");
+    const char *p = tu_scratch_path("fuzz.bin");
     for (int it = 0; orig && it < iters; it++) {
         memcpy(b, orig, n);
         size_t len = n, lim = region < n ? region : n;
@@ -471,7 +452,7 @@ static void fuzz(const char *src, size_t region, int iters, uint64_t seed) {
         for (int k = 0; k < flips; k++)
             b[tu_int(&rng, 0, (int)lim - 1)] ^= (uint8_t)tu_int(&rng, 1, 255);
         if (tu_int(&rng, 0, 7) == 0) len = (size_t)tu_int(&rng, 0, (int)n - 1);
-        write_file(p, b, len);
+        tu_write_file(p, b, len);
         ve_error_clear();
         ve_checkpoint *ck = ve_checkpoint_open(p);
         if (!ck) {
@@ -529,21 +510,15 @@ static void fuzz_pickle(const char *src, int iters, uint64_t seed) {
 }
 
 static void cleanup(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
+    tu_scratch_close();
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/ve_ckpt_XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tu_scratch_open("ckpt");
     test_round_trip();
     test_atomic_write();
     test_bad_safetensors();
-    fuzz(tmp_path("rt.safetensors"), 1 << 20, 300, 14);
+    fuzz(tu_scratch_path("rt.safetensors"), 1 << 20, 300, 14);
     int have = check_manifest();
     if (have) {
         test_bad_pth();

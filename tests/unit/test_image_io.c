@@ -22,30 +22,6 @@
 
 #define ITK_DATA "/usr/share/doc/insighttoolkit5-examples/examples/Data"
 
-static char g_tmp[64];
-
-static char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", g_tmp, name);
-    return p;
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-}
-
-static long file_size(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
 /* ---- a minimal PNG encoder, independent of the code under test ---- */
 
 typedef struct {
@@ -134,9 +110,9 @@ static void png_colour_types(uint64_t *rng) {
             char name[64], what[96];
             snprintf(name, sizeof name, "ct%d_%d.png", cts[t], depth);
             snprintf(what, sizeof what, "PNG %s %d-bit %d x %d", names[t], depth, w, h);
-            write_file(tmp_path(name), png.p, png.n);
+            tu_write_file(tu_scratch_path(name), png.p, png.n);
             ve_image img;
-            int rc = ve_image_load(tmp_path(name), &img);
+            int rc = ve_image_load(tu_scratch_path(name), &img);
             int ok = rc == VE_OK && img.w == w && img.h == h && img.channels == ch &&
                      img.bit_depth == depth && img.max_value == (depth == 16 ? 65535.f : 255.f);
             for (int c = 0; ok && c < ch; c++)
@@ -167,10 +143,10 @@ static void png_colour_types(uint64_t *rng) {
     uint8_t plte[3 * 4] = {0, 0, 0, 255, 0, 0, 10, 20, 30, 200, 201, 202};
     uint16_t idx[6] = {0, 1, 2, 3, 2, 1};
     bytes png = encode_png(3, 2, 3, 8, idx, plte, 4);
-    write_file(tmp_path("palette.png"), png.p, png.n);
+    tu_write_file(tu_scratch_path("palette.png"), png.p, png.n);
     free(png.p);
     ve_image img;
-    int rc = ve_image_load(tmp_path("palette.png"), &img);
+    int rc = ve_image_load(tu_scratch_path("palette.png"), &img);
     int ok = rc == VE_OK && img.channels == 3 && img.w == 3 && img.h == 2 && img.bit_depth == 8;
     for (int c = 0; ok && c < 3; c++)
         for (int i = 0; ok && i < 6; i++)
@@ -189,11 +165,11 @@ static void png_writer(uint64_t *rng) {
         char name[32], what[64];
         snprintf(name, sizeof name, "w%d.png", ch);
         snprintf(what, sizeof what, "PNG write/read %d channels %d x %d", ch, w, h);
-        int rc = ve_png_write_u8(tmp_path(name), w, h, ch, pix);
+        int rc = ve_png_write_u8(tu_scratch_path(name), w, h, ch, pix);
         ve_image img;
-        int rc2 = rc == VE_OK ? ve_image_load(tmp_path(name), &img) : VE_FAIL;
+        int rc2 = rc == VE_OK ? ve_image_load(tu_scratch_path(name), &img) : VE_FAIL;
         int ok = rc2 == VE_OK && img.w == w && img.h == h && img.channels == ch &&
-                 img.bit_depth == 8 && access(tmp_path("w1.png.tmp"), F_OK) != 0;
+                 img.bit_depth == 8 && access(tu_scratch_path("w1.png.tmp"), F_OK) != 0;
         for (int c = 0; ok && c < ch; c++)
             for (size_t i = 0; ok && i < (size_t)(w * h); i++)
                 ok = img.data[(size_t)c * (size_t)(w * h) + i] == pix[i * (size_t)ch + (size_t)c];
@@ -204,9 +180,9 @@ static void png_writer(uint64_t *rng) {
     }
     /* planes of a 16-bit range, scaled to 8 bits; out-of-range and NaN clamp */
     float planes[6] = {0, 65535, 32767.5f, -5, 1e9f, NAN};
-    int rc = ve_png_write_planes(tmp_path("planes.png"), 3, 2, 1, planes, 65535.0f);
+    int rc = ve_png_write_planes(tu_scratch_path("planes.png"), 3, 2, 1, planes, 65535.0f);
     ve_image img;
-    rc = rc == VE_OK ? ve_image_load(tmp_path("planes.png"), &img) : rc;
+    rc = rc == VE_OK ? ve_image_load(tu_scratch_path("planes.png"), &img) : rc;
     static const float want[6] = {0, 255, 128, 0, 255, 0};
     tu_check(rc == VE_OK && img.channels == 1 && !memcmp(img.data, want, sizeof want),
              "PNG write planes (scaled, clamped)");
@@ -214,21 +190,21 @@ static void png_writer(uint64_t *rng) {
 
     /* failures leave an existing file and no temporary */
     uint8_t px[4] = {1, 2, 3, 4};
-    char *keep = tmp_path("keep.png");
+    char *keep = tu_scratch_path("keep.png");
     tu_check(ve_png_write_u8(keep, 2, 2, 1, px) == VE_OK, "write keep.png");
-    long before = file_size(keep);
+    long before = tu_file_size(keep);
     ve_error_clear();
     rc = ve_png_write_u8(keep, 2, 2, 5, px);
     printf("  5 channels: %s\n", ve_error());
     tu_check(rc != VE_OK && strstr(ve_error(), "5 channels") && strstr(ve_error(), keep) &&
-                 file_size(keep) == before && access(tmp_path("keep.png.tmp"), F_OK) != 0,
+                 tu_file_size(keep) == before && access(tu_scratch_path("keep.png.tmp"), F_OK) != 0,
              "write refuses 5 channels and keeps the old file");
     rc = ve_png_write_u8(keep, 0, 2, 1, px);
     tu_check(rc != VE_OK && strstr(ve_error(), "0 x 2"), "write refuses a 0-wide image");
     rc = ve_png_write_u8(keep, 40000, 1, 1, px);
     tu_check(rc != VE_OK && strstr(ve_error(), "40000 x 1"), "write refuses 40000 wide");
     char missing[300];
-    snprintf(missing, sizeof missing, "%s/no/such/dir/x.png", g_tmp);
+    snprintf(missing, sizeof missing, "%s/no/such/dir/x.png", tu_scratch_dir());
     ve_error_clear();
     rc = ve_png_write_u8(missing, 2, 2, 1, px);
     printf("  missing directory: %s\n", ve_error());
@@ -250,9 +226,9 @@ static void jpeg(void) {
         char name[32], what[64];
         snprintf(name, sizeof name, "j%d.jpg", ch);
         snprintf(what, sizeof what, "JPEG %s %d x %d", ch == 1 ? "grey" : "RGB", w, h);
-        int ok = stbi_write_jpg(tmp_path(name), w, h, ch, pix, 95);
+        int ok = stbi_write_jpg(tu_scratch_path(name), w, h, ch, pix, 95);
         ve_image img;
-        int rc = ok ? ve_image_load(tmp_path(name), &img) : VE_FAIL;
+        int rc = ok ? ve_image_load(tu_scratch_path(name), &img) : VE_FAIL;
         ok = rc == VE_OK && img.w == w && img.h == h && img.channels == 3 && img.bit_depth == 8;
         double worst = 0, mean = 0;
         for (int c = 0; ok && c < 3; c++)
@@ -270,29 +246,29 @@ static void jpeg(void) {
 }
 
 static void hostile(void) {
-    expect_load_fails(tmp_path("nope.png"), "missing file", "cannot open");
-    write_file(tmp_path("empty.png"), "", 0);
-    expect_load_fails(tmp_path("empty.png"), "empty file", "empty file");
-    write_file(tmp_path("text.png"), "this is not an image at all", 27);
-    expect_load_fails(tmp_path("text.png"), "not an image", "not a PNG or JPEG");
+    expect_load_fails(tu_scratch_path("nope.png"), "missing file", "cannot open");
+    tu_write_file(tu_scratch_path("empty.png"), "", 0);
+    expect_load_fails(tu_scratch_path("empty.png"), "empty file", "empty file");
+    tu_write_file(tu_scratch_path("text.png"), "this is not an image at all", 27);
+    expect_load_fails(tu_scratch_path("text.png"), "not an image", "not a PNG or JPEG");
     uint16_t s[64 * 48];
     for (int i = 0; i < 64 * 48; i++)
         s[i] = (uint16_t)(i * 7 % 256);
     bytes png = encode_png(64, 48, 0, 8, s, NULL, 0);
-    write_file(tmp_path("cut.png"), png.p, png.n - 40);
-    expect_load_fails(tmp_path("cut.png"), "truncated PNG", "corrupt");
+    tu_write_file(tu_scratch_path("cut.png"), png.p, png.n - 40);
+    expect_load_fails(tu_scratch_path("cut.png"), "truncated PNG", "corrupt");
     /* corrupt the compressed pixel data (the IDAT chunk starts at byte 33) */
     bytes bad = {malloc(png.n), png.n};
     memcpy(bad.p, png.p, png.n);
     for (size_t k = 45; k < 60 && k < bad.n; k++)
         bad.p[k] ^= 0x5a;
-    write_file(tmp_path("corrupt.png"), bad.p, bad.n);
-    expect_load_fails(tmp_path("corrupt.png"), "corrupt PNG", "corrupt");
+    tu_write_file(tu_scratch_path("corrupt.png"), bad.p, bad.n);
+    expect_load_fails(tu_scratch_path("corrupt.png"), "corrupt PNG", "corrupt");
     free(bad.p);
     free(png.p);
     png = encode_png(0, 0, 0, 8, s, NULL, 0);
-    write_file(tmp_path("zero.png"), png.p, png.n);
-    expect_load_fails(tmp_path("zero.png"), "0 x 0 PNG", "empty image (0 x 0 pixels)");
+    tu_write_file(tu_scratch_path("zero.png"), png.p, png.n);
+    expect_load_fails(tu_scratch_path("zero.png"), "0 x 0 PNG", "empty image (0 x 0 pixels)");
     free(png.p);
     /* absurd dimensions, refused from the header before any decoding */
     struct {
@@ -304,8 +280,8 @@ static void hostile(void) {
         put_be32(png.p + 16, (uint32_t)big[i].w);
         put_be32(png.p + 20, (uint32_t)big[i].h);
         put_be32(png.p + 29, (uint32_t)crc32(0, png.p + 12, 17));
-        write_file(tmp_path("big.png"), png.p, png.n);
-        expect_load_fails(tmp_path("big.png"), big[i].what, "larger than this reads");
+        tu_write_file(tu_scratch_path("big.png"), png.p, png.n);
+        expect_load_fails(tu_scratch_path("big.png"), big[i].what, "larger than this reads");
         free(png.p);
     }
 }
@@ -359,20 +335,14 @@ static int real_files(void) {
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/vksamed_image_XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tu_scratch_open("image");
     uint64_t rng = tu_seed(5);
     png_colour_types(&rng);
     png_writer(&rng);
     jpeg();
     hostile();
     int have = real_files();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
-    if (system(cmd) != 0) printf("note: could not remove %s\n", g_tmp);
+    tu_scratch_close();
     int rc = tu_exit();
     return rc == 0 && !have ? 77 : rc;
 }

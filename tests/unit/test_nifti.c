@@ -21,16 +21,6 @@
 #define MRICRON "/usr/share/mricron/templates"
 #define ITK_DATA "/usr/share/doc/insighttoolkit5-examples/examples/Data"
 
-static char g_tmp[64];
-
-static char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", g_tmp, name);
-    return p;
-}
-
 /* ---- writing test volumes ---- */
 
 typedef struct {
@@ -94,15 +84,6 @@ static uint8_t *build(const hdr_spec *s, const void *data, size_t data_bytes, in
     return b;
 }
 
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-}
-
 static void write_gz(const char *path, const void *data, size_t n) {
     gzFile g = gzopen(path, "wb6");
     if (!g || gzwrite(g, data, (unsigned)n) != (int)n || gzclose(g) != Z_OK) {
@@ -130,7 +111,7 @@ static void write_nii(const char *path, const hdr_spec *s, const void *data, siz
     if (gz)
         write_gz(path, b, n);
     else
-        write_file(path, b, n);
+        tu_write_file(path, b, n);
     free(b);
 }
 
@@ -212,10 +193,10 @@ static void datatypes(void) {
             snprintf(name, sizeof name, "t%d_%d.nii%s", t, variant, variant == 3 ? ".gz" : "");
             static const char *vname[] = {"plain", "scaled", "big-endian", "gzip+extension"};
             snprintf(what, sizeof what, "%s %s", types[t].name, vname[variant]);
-            write_nii(tmp_path(name), &s, raw, (size_t)N * (size_t)types[t].bytes, types[t].bytes,
+            write_nii(tu_scratch_path(name), &s, raw, (size_t)N * (size_t)types[t].bytes, types[t].bytes,
                       variant == 3);
             ve_volume v;
-            int rc = ve_nifti_load(tmp_path(name), &v);
+            int rc = ve_nifti_load(tu_scratch_path(name), &v);
             int ok = rc == VE_OK && v.dim[0] == NX && v.dim[1] == NY && v.dim[2] == NZ &&
                      v.datatype == types[t].code && v.byte_swapped == (variant == 2) &&
                      v.spacing[0] == 0.5f && v.spacing[1] == 2.0f && v.spacing[2] == 1.0f &&
@@ -240,25 +221,25 @@ static void slices_and_dims(void) {
             for (int x = 0; x < NX; x++)
                 raw[(z * NY + y) * NX + x] = (float)(x + 100 * y + 10000 * z);
     hdr_spec s = spec(NX, NY, NZ, 16, 4);
-    write_nii(tmp_path("xyz.nii"), &s, raw, sizeof raw, 4, 0);
+    write_nii(tu_scratch_path("xyz.nii"), &s, raw, sizeof raw, 4, 0);
     /* the same file as two concatenated gzip members (gzip(1) reads them as one stream) */
     size_t n, n1, n2;
     uint8_t *b = build(&s, raw, sizeof raw, 4, &n);
-    write_gz(tmp_path("m1.gz"), b, 200);
-    write_gz(tmp_path("m2.gz"), b + 200, n - 200);
-    uint8_t *g1 = read_file(tmp_path("m1.gz"), &n1), *g2 = read_file(tmp_path("m2.gz"), &n2);
+    write_gz(tu_scratch_path("m1.gz"), b, 200);
+    write_gz(tu_scratch_path("m2.gz"), b + 200, n - 200);
+    uint8_t *g1 = read_file(tu_scratch_path("m1.gz"), &n1), *g2 = read_file(tu_scratch_path("m2.gz"), &n2);
     uint8_t *cat = malloc(n1 + n2);
     memcpy(cat, g1, n1);
     memcpy(cat + n1, g2, n2);
-    write_file(tmp_path("members.nii.gz"), cat, n1 + n2);
+    tu_write_file(tu_scratch_path("members.nii.gz"), cat, n1 + n2);
     free(b), free(g1), free(g2), free(cat);
     ve_volume v;
-    int rc = ve_nifti_load(tmp_path("members.nii.gz"), &v);
+    int rc = ve_nifti_load(tu_scratch_path("members.nii.gz"), &v);
     tu_check(rc == VE_OK && v.dim[0] == NX && !memcmp(v.data, raw, sizeof raw), "two gzip members");
     if (rc != VE_OK) printf("  members: %s\n", ve_error());
     ve_volume_free(&v);
 
-    if (ve_nifti_load(tmp_path("xyz.nii"), &v) != VE_OK) {
+    if (ve_nifti_load(tu_scratch_path("xyz.nii"), &v) != VE_OK) {
         printf("  xyz.nii: %s\n", ve_error());
         tu_check(0, "load xyz.nii");
         return;
@@ -297,51 +278,51 @@ static void slices_and_dims(void) {
     /* 2-D file: nz = 1; 4-D with a single volume: accepted */
     hdr_spec s2 = spec(NX, NY, 1, 16, 4);
     s2.ndim = 2;
-    write_nii(tmp_path("2d.nii"), &s2, raw, NX * NY * 4, 4, 0);
-    rc = ve_nifti_load(tmp_path("2d.nii"), &v);
+    write_nii(tu_scratch_path("2d.nii"), &s2, raw, NX * NY * 4, 4, 0);
+    rc = ve_nifti_load(tu_scratch_path("2d.nii"), &v);
     tu_check(rc == VE_OK && v.dim[2] == 1 && v.dim[0] == NX && v.data[NX * NY - 1] == 406.0f,
              "2-D file");
     ve_volume_free(&v);
     hdr_spec s4 = spec(NX, NY, NZ, 16, 4);
     s4.ndim = 4;
-    write_nii(tmp_path("4d1.nii"), &s4, raw, sizeof raw, 4, 0);
-    rc = ve_nifti_load(tmp_path("4d1.nii"), &v);
+    write_nii(tu_scratch_path("4d1.nii"), &s4, raw, sizeof raw, 4, 0);
+    rc = ve_nifti_load(tu_scratch_path("4d1.nii"), &v);
     tu_check(rc == VE_OK && v.dim[2] == NZ && v.data[N - 1] == raw[N - 1], "4-D, one volume");
     ve_volume_free(&v);
     s4.dim[3] = 2;
-    write_nii(tmp_path("4d2.nii"), &s4, raw, sizeof raw, 4, 0);
-    expect_load_fails(tmp_path("4d2.nii"), "4-D with 2 volumes", "only 3-D volumes");
+    write_nii(tu_scratch_path("4d2.nii"), &s4, raw, sizeof raw, 4, 0);
+    expect_load_fails(tu_scratch_path("4d2.nii"), "4-D with 2 volumes", "only 3-D volumes");
 }
 
 static void hostile(void) {
     enum { N = 4 * 3 * 2 };
     uint8_t raw[N * 4] = {0};
     hdr_spec good = spec(4, 3, 2, 16, 4);
-    expect_load_fails(tmp_path("nope.nii"), "missing file", "cannot open");
+    expect_load_fails(tu_scratch_path("nope.nii"), "missing file", "cannot open");
     size_t n;
     uint8_t *b = build(&good, raw, sizeof raw, 4, &n);
-    write_file(tmp_path("short.nii"), b, 100);
-    expect_load_fails(tmp_path("short.nii"), "truncated header", "shorter than the 348-byte");
-    write_gz(tmp_path("short.nii.gz"), b, 200);
-    expect_load_fails(tmp_path("short.nii.gz"), "truncated header (gzip)",
+    tu_write_file(tu_scratch_path("short.nii"), b, 100);
+    expect_load_fails(tu_scratch_path("short.nii"), "truncated header", "shorter than the 348-byte");
+    write_gz(tu_scratch_path("short.nii.gz"), b, 200);
+    expect_load_fails(tu_scratch_path("short.nii.gz"), "truncated header (gzip)",
                       "reading the 348-byte header");
-    write_file(tmp_path("cut.nii"), b, n - 1);
-    expect_load_fails(tmp_path("cut.nii"), "data beyond the end of the file", "truncated?");
-    write_gz(tmp_path("cut.nii.gz"), b, n - 5);
-    expect_load_fails(tmp_path("cut.nii.gz"), "data beyond the end of the gzip stream",
+    tu_write_file(tu_scratch_path("cut.nii"), b, n - 1);
+    expect_load_fails(tu_scratch_path("cut.nii"), "data beyond the end of the file", "truncated?");
+    write_gz(tu_scratch_path("cut.nii.gz"), b, n - 5);
+    expect_load_fails(tu_scratch_path("cut.nii.gz"), "data beyond the end of the gzip stream",
                       "decompressed data ends");
     free(b);
 
     /* a .nii.gz cut short: half of it, and only its 8-byte trailer */
-    write_nii(tmp_path("whole.nii.gz"), &good, raw, sizeof raw, 4, 1);
-    uint8_t *gz = read_file(tmp_path("whole.nii.gz"), &n);
-    write_file(tmp_path("half.nii.gz"), gz, n / 2);
-    expect_load_fails(tmp_path("half.nii.gz"), "truncated .gz", "truncated .gz?");
-    write_file(tmp_path("notrailer.nii.gz"), gz, n - 8);
-    expect_load_fails(tmp_path("notrailer.nii.gz"), "truncated .gz trailer", "truncated .gz?");
+    write_nii(tu_scratch_path("whole.nii.gz"), &good, raw, sizeof raw, 4, 1);
+    uint8_t *gz = read_file(tu_scratch_path("whole.nii.gz"), &n);
+    tu_write_file(tu_scratch_path("half.nii.gz"), gz, n / 2);
+    expect_load_fails(tu_scratch_path("half.nii.gz"), "truncated .gz", "truncated .gz?");
+    tu_write_file(tu_scratch_path("notrailer.nii.gz"), gz, n - 8);
+    expect_load_fails(tu_scratch_path("notrailer.nii.gz"), "truncated .gz trailer", "truncated .gz?");
     gz[n - 6] ^= 0xff; /* the CRC */
-    write_file(tmp_path("crc.nii.gz"), gz, n);
-    expect_load_fails(tmp_path("crc.nii.gz"), "gzip CRC mismatch", "corrupt gzip data");
+    tu_write_file(tu_scratch_path("crc.nii.gz"), gz, n);
+    expect_load_fails(tu_scratch_path("crc.nii.gz"), "gzip CRC mismatch", "corrupt gzip data");
     free(gz);
 
     struct {
@@ -382,17 +363,17 @@ static void hostile(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "bad%zu.nii", i);
-        write_nii(tmp_path(name), &bad[i].s, raw, sizeof raw, 4, 0);
-        expect_load_fails(tmp_path(name), bad[i].name, bad[i].frag);
+        write_nii(tu_scratch_path(name), &bad[i].s, raw, sizeof raw, 4, 0);
+        expect_load_fails(tu_scratch_path(name), bad[i].name, bad[i].frag);
     }
     /* gzip garbage: the magic, then nonsense */
     uint8_t junk[64] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
     for (int k = 10; k < 64; k++)
         junk[k] = (uint8_t)(k * 77);
-    write_file(tmp_path("junk.nii.gz"), junk, sizeof junk);
-    expect_load_fails(tmp_path("junk.nii.gz"), "corrupt gzip", "corrupt gzip data");
-    write_file(tmp_path("empty.nii"), "", 0);
-    expect_load_fails(tmp_path("empty.nii"), "empty file", "shorter than the 348-byte");
+    tu_write_file(tu_scratch_path("junk.nii.gz"), junk, sizeof junk);
+    expect_load_fails(tu_scratch_path("junk.nii.gz"), "corrupt gzip", "corrupt gzip data");
+    tu_write_file(tu_scratch_path("empty.nii"), "", 0);
+    expect_load_fails(tu_scratch_path("empty.nii"), "empty file", "shorter than the 348-byte");
 }
 
 /* ---- part 2: real volumes ---- */
@@ -495,18 +476,12 @@ static int real_files(void) {
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/vksamed_nifti_XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tu_scratch_open("nifti");
     datatypes();
     slices_and_dims();
     hostile();
     int have = real_files();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
-    if (system(cmd) != 0) printf("note: could not remove %s\n", g_tmp);
+    tu_scratch_close();
     int rc = tu_exit();
     return rc == 0 && !have ? 77 : rc;
 }

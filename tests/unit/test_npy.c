@@ -22,30 +22,6 @@
 #define VE_NPY_DIR "npy_files"
 #endif
 
-static char g_tmp[64];
-
-static char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", g_tmp, name);
-    return p;
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-}
-
-static long file_size(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
 /* Loading path must fail with a message holding the path and the fragment. */
 static void expect_load_fails(const char *path, const char *what, const char *frag) {
     ve_npy_array a;
@@ -78,7 +54,7 @@ static void write_npy_raw(const char *path, int major, const char *dict, size_t 
         float one = 1.0f;
         memcpy(b + pre + hl + k, &one, data_bytes - k < 4 ? data_bytes - k : 4);
     }
-    write_file(path, b, n);
+    tu_write_file(path, b, n);
     free(b);
 }
 
@@ -99,7 +75,7 @@ static void round_trips(uint64_t *rng, FILE *manifest) {
         float *x = tu_rand(rng, n ? n : 1, -3.0f, 3.0f);
         char name[64], what[96];
         snprintf(name, sizeof name, "ours_%zu.npy", s);
-        char *path = tmp_path(name);
+        char *path = tu_scratch_path(name);
         snprintf(what, sizeof what, "round trip %dD (%zu elements)", nd, n);
         int rc = ve_npy_write_f32(path, nd, shape, x);
         ve_npy_array a;
@@ -109,7 +85,7 @@ static void round_trips(uint64_t *rng, FILE *manifest) {
         for (int d = 0; ok && d < nd; d++)
             ok = a.shape[d] == shape[d];
         /* numpy writes the data 64-byte aligned: so do we */
-        long size = file_size(path);
+        long size = tu_file_size(path);
         ok = ok && size > 0 && (size - (long)(n * 4)) % 64 == 0;
         if (!ok) printf("  %s: %s\n", what, rc == VE_OK && rc2 == VE_OK ? "mismatch" : ve_error());
         tu_check(ok, what);
@@ -136,22 +112,22 @@ static void round_trips(uint64_t *rng, FILE *manifest) {
 
 static void write_failures(void) {
     /* a failed write leaves the existing file and no temporary */
-    char *path = tmp_path("keep.npy");
+    char *path = tu_scratch_path("keep.npy");
     int64_t shape[2] = {2, 2};
     float x[4] = {1, 2, 3, 4};
     tu_check(ve_npy_write_f32(path, 2, shape, x) == VE_OK, "write keep.npy");
-    long before = file_size(path);
+    long before = tu_file_size(path);
     int64_t bad[2] = {2, -1};
     ve_error_clear();
     int rc = ve_npy_write_f32(path, 2, bad, x);
     printf("  negative dimension: %s\n", ve_error());
-    tu_check(rc != VE_OK && strstr(ve_error(), "dimension 1") && file_size(path) == before &&
-                 access(tmp_path("keep.npy.tmp"), F_OK) != 0,
+    tu_check(rc != VE_OK && strstr(ve_error(), "dimension 1") && tu_file_size(path) == before &&
+                 access(tu_scratch_path("keep.npy.tmp"), F_OK) != 0,
              "write refuses a negative dimension and keeps the old file");
     rc = ve_npy_write_f32(path, 9, shape, x);
     tu_check(rc != VE_OK && strstr(ve_error(), "9 dimensions"), "write refuses 9 dimensions");
     char missing[300];
-    snprintf(missing, sizeof missing, "%s/no/such/dir/x.npy", g_tmp);
+    snprintf(missing, sizeof missing, "%s/no/such/dir/x.npy", tu_scratch_dir());
     ve_error_clear();
     rc = ve_npy_write_f32(missing, 2, shape, x);
     printf("  missing directory: %s\n", ve_error());
@@ -160,27 +136,27 @@ static void write_failures(void) {
 }
 
 static void hostile_files(void) {
-    expect_load_fails(tmp_path("nope.npy"), "missing file", "cannot open");
-    write_file(tmp_path("short.npy"), "\x93NUMPY\x01", 7);
-    expect_load_fails(tmp_path("short.npy"), "truncated preamble", "too short");
-    write_file(tmp_path("text.npy"), "hello, this is not numpy at all", 31);
-    expect_load_fails(tmp_path("text.npy"), "not npy", "magic");
+    expect_load_fails(tu_scratch_path("nope.npy"), "missing file", "cannot open");
+    tu_write_file(tu_scratch_path("short.npy"), "\x93NUMPY\x01", 7);
+    expect_load_fails(tu_scratch_path("short.npy"), "truncated preamble", "too short");
+    tu_write_file(tu_scratch_path("text.npy"), "hello, this is not numpy at all", 31);
+    expect_load_fails(tu_scratch_path("text.npy"), "not npy", "magic");
     const char *ok_dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
-    write_npy_raw(tmp_path("v4.npy"), 4, ok_dict, 24);
-    expect_load_fails(tmp_path("v4.npy"), "version 4.0", "version 4.0");
+    write_npy_raw(tu_scratch_path("v4.npy"), 4, ok_dict, 24);
+    expect_load_fails(tu_scratch_path("v4.npy"), "version 4.0", "version 4.0");
     /* version 2.0 with a 4-byte header length is fine */
-    write_npy_raw(tmp_path("v2.npy"), 2, ok_dict, 24);
+    write_npy_raw(tu_scratch_path("v2.npy"), 2, ok_dict, 24);
     ve_npy_array a;
-    int rc = ve_npy_load(tmp_path("v2.npy"), &a);
+    int rc = ve_npy_load(tu_scratch_path("v2.npy"), &a);
     tu_check(rc == VE_OK && a.numel == 6 && a.data[5] == 1.0f, "version 2.0 header");
     if (rc == VE_OK)
         ve_npy_free(&a);
     else
         printf("  v2: %s\n", ve_error());
-    write_npy_raw(tmp_path("trunc.npy"), 1, ok_dict, 23);
-    expect_load_fails(tmp_path("trunc.npy"), "truncated data", "truncated");
-    write_npy_raw(tmp_path("trail.npy"), 1, ok_dict, 28);
-    expect_load_fails(tmp_path("trail.npy"), "trailing bytes", "4 unexpected bytes");
+    write_npy_raw(tu_scratch_path("trunc.npy"), 1, ok_dict, 23);
+    expect_load_fails(tu_scratch_path("trunc.npy"), "truncated data", "truncated");
+    write_npy_raw(tu_scratch_path("trail.npy"), 1, ok_dict, 28);
+    expect_load_fails(tu_scratch_path("trail.npy"), "trailing bytes", "4 unexpected bytes");
     struct {
         const char *name, *dict, *frag;
     } bad[] = {
@@ -211,16 +187,16 @@ static void hostile_files(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "bad%zu.npy", i);
-        write_npy_raw(tmp_path(name), 1, bad[i].dict, 24);
-        expect_load_fails(tmp_path(name), bad[i].name, bad[i].frag);
+        write_npy_raw(tu_scratch_path(name), 1, bad[i].dict, 24);
+        expect_load_fails(tu_scratch_path(name), bad[i].name, bad[i].frag);
     }
     /* a header length past the end of the file */
     uint8_t b[16] = "\x93NUMPY\x01\x00\xff\xff{}";
-    write_file(tmp_path("hlen.npy"), b, 12);
-    expect_load_fails(tmp_path("hlen.npy"), "header length past the end", "runs past the end");
+    tu_write_file(tu_scratch_path("hlen.npy"), b, 12);
+    expect_load_fails(tu_scratch_path("hlen.npy"), "header length past the end", "runs past the end");
     uint8_t b2[16] = "\x93NUMPY\x02\x00\xff\xff\xff\x7f{}";
-    write_file(tmp_path("hlen2.npy"), b2, 14);
-    expect_load_fails(tmp_path("hlen2.npy"), "header length 2 GiB", "at most 1 MiB");
+    tu_write_file(tu_scratch_path("hlen2.npy"), b2, 14);
+    expect_load_fails(tu_scratch_path("hlen2.npy"), "header length 2 GiB", "at most 1 MiB");
 }
 
 /* Part 2: numpy.save's files against their manifest. Returns 0 when there is none. */
@@ -284,11 +260,7 @@ static int numpy_files(void) {
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/vksamed_npy_XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tu_scratch_open("npy");
     uint64_t rng = tu_seed(11);
     mkdir(VE_NPY_DIR, 0755);
     char mpath[512];
@@ -300,9 +272,7 @@ int main(void) {
     write_failures();
     hostile_files();
     int have = numpy_files();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
-    if (system(cmd) != 0) printf("note: could not remove %s\n", g_tmp);
+    tu_scratch_close();
     int rc = tu_exit();
     return rc == 0 && !have ? 77 : rc;
 }
