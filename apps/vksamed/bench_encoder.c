@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "commands.h"
 #include "graph.h"
 #include "sam/image_encoder.h"
@@ -21,29 +22,6 @@
 #ifndef VKSAMED_SOURCE_DIR
 #define VKSAMED_SOURCE_DIR "."
 #endif
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static int thread_count(void) {
-    const char *e = getenv("LP_NUM_THREADS");
-    if (e && atoi(e) > 0) return atoi(e);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
 
 /* Uniform in [-1, 1): weights need no distribution, only no zeros (that could take fast paths)
  * and no huge values (that could overflow to inf and slow nothing but hide errors). */
@@ -164,7 +142,7 @@ int bench_encoder(int argc, char **argv) {
         return 1;
     }
     const ve_device_info *info = ve_device_get_info(dev);
-    int threads = thread_count();
+    int threads = bench_thread_count();
     printf("device: %s (%s, %s kernels)\n", info->name, info->driver_info,
            info->device_class == VE_CLASS_CPU ? "CPU-class" : "GPU-class");
     printf("encoder: %s, input %d x 3 x %d x %d, random frozen weights, threads %d%s\n", p.name,
@@ -179,7 +157,7 @@ int bench_encoder(int argc, char **argv) {
     ve_graph *g = ve_graph_create(dev);
     ve_tid image = VE_NONE, y = VE_NONE;
     size_t n_img = (size_t)batch * 3 * (size_t)size * (size_t)size, n_out = 0;
-    double t0 = now_s(), t_build = 0, t_compile = 0, t_first = 0;
+    double t0 = bench_now_s(), t_build = 0, t_compile = 0, t_first = 0;
     if (!t || !g) {
         fprintf(stderr, "bench encoder: out of memory\n");
         goto done;
@@ -192,14 +170,14 @@ int bench_encoder(int argc, char **argv) {
         goto done;
     }
     ve_keep(g, y);
-    t_build = now_s() - t0;
+    t_build = bench_now_s() - t0;
     ve_compile_opts opts = {.profile = profile};
-    t0 = now_s();
+    t0 = bench_now_s();
     if (ve_graph_compile(g, &opts) != VE_OK) {
         fprintf(stderr, "bench encoder: compile: %s\n", ve_error());
         goto done;
     }
-    t_compile = now_s() - t0;
+    t_compile = bench_now_s() - t0;
     ve_graph_stats st;
     ve_graph_get_stats(g, &st);
     printf("graph: %d nodes, %d barriers; build %.2f s, compile %.2f s\n", st.nodes, st.barriers,
@@ -231,12 +209,12 @@ int bench_encoder(int argc, char **argv) {
     }
     /* First run: lavapipe compiles each pipeline at its first dispatch (Mesa's shader cache can
      * make this fast on a second process), so it is reported on its own. */
-    t0 = now_s();
+    t0 = bench_now_s();
     if (ve_graph_run(g) != VE_OK) {
         fprintf(stderr, "bench encoder: run: %s\n", ve_error());
         goto done;
     }
-    t_first = now_s() - t0;
+    t_first = bench_now_s() - t0;
     if (ve_tensor_read(g, y, out, n_out) != VE_OK) {
         fprintf(stderr, "bench encoder: %s\n", ve_error());
         goto done;
@@ -248,17 +226,17 @@ int bench_encoder(int argc, char **argv) {
         }
     }
     for (int i = 0; i < iters; i++) {
-        t0 = now_s();
+        t0 = bench_now_s();
         if (ve_graph_run(g) != VE_OK) {
             fprintf(stderr, "bench encoder: run: %s\n", ve_error());
             goto done;
         }
-        t[i] = now_s() - t0;
+        t[i] = bench_now_s() - t0;
     }
     double lo = t[0], hi = t[0];
     for (int i = 1; i < iters; i++)
         lo = t[i] < lo ? t[i] : lo, hi = t[i] > hi ? t[i] : hi;
-    double ours = median(t, iters) * 1e3;
+    double ours = bench_median(t, iters) * 1e3;
     printf("ours: first run %.1f ms (pipeline compiles), median %.1f ms of %d (min %.1f, max "
            "%.1f)\n",
            t_first * 1e3, ours, iters, lo * 1e3, hi * 1e3);

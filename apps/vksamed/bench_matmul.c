@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "commands.h"
 #include "graph.h"
 #include "ops.h"
@@ -30,29 +31,6 @@ typedef struct {
     int ta;           /* A stored [K][M] */
     int64_t lda, ldb; /* row strides of A and B as stored; C is [M][N] */
 } product;
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static int thread_count(void) {
-    const char *e = getenv("LP_NUM_THREADS");
-    if (e && atoi(e) > 0) return atoi(e);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
 
 static void fill(float *p, size_t n, uint64_t *s) {
     for (size_t i = 0; i < n; i++) {
@@ -156,24 +134,24 @@ static result run_product(ve_device *dev, const product *p, int iters, uint64_t 
 #endif
     /* Interleaved, so both sides see the same background load on this shared machine. */
     for (int i = 0; i < iters; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (ve_graph_run(g) != VE_OK) {
             fprintf(stderr, "bench matmul: %s\n", ve_error());
             goto done;
         }
-        t_ours[i] = now_s() - t0;
+        t_ours[i] = bench_now_s() - t0;
 #ifdef VKSAMED_HAVE_OPENBLAS
-        t0 = now_s();
+        t0 = bench_now_s();
         cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)p->m,
                     (int)p->n, (int)p->k, 1.0f, a, (int)p->lda, b, (int)p->ldb, 0.0f, cb,
                     (int)p->n);
-        t_blas[i] = now_s() - t0;
+        t_blas[i] = bench_now_s() - t0;
 #endif
     }
     double flop = 2.0 * (double)p->m * (double)p->n * (double)p->k;
-    r.ours = flop / median(t_ours, iters) * 1e-9;
+    r.ours = flop / bench_median(t_ours, iters) * 1e-9;
 #ifdef VKSAMED_HAVE_OPENBLAS
-    r.blas = flop / median(t_blas, iters) * 1e-9;
+    r.blas = flop / bench_median(t_blas, iters) * 1e-9;
     r.error = blas_ok ? NULL : "BLAS WRONG";
 #else
     r.error = NULL;
@@ -224,7 +202,7 @@ int bench_matmul(int argc, char **argv) {
         return 1;
     }
     const ve_device_info *info = ve_device_get_info(dev);
-    int threads = thread_count();
+    int threads = bench_thread_count();
     printf("device: %s (%s, %s kernels)\n", info->name, info->driver_info,
            info->device_class == VE_CLASS_CPU ? "CPU-class" : "GPU-class");
 #ifdef VKSAMED_HAVE_OPENBLAS
