@@ -89,6 +89,17 @@ ve_tid ve_grad_of(const ve_graph *g, ve_tid t);
  * gradient (skip the kernel entirely: this is how frozen weights cost nothing). */
 ve_tid ve_grad_dest(ve_graph *g, ve_tid t, int *accumulate);
 
+/* The common start of a one-input op's backward: dy = the gradient of out[0], dx = where the
+ * gradient of in[0] goes. Returns 0 when there is nothing to do (no incoming gradient, or the
+ * input needs none); dx is only claimed when dy exists. */
+static inline int ve_unary_grads(ve_graph *g, const ve_tape_entry *e, ve_tid *dy, ve_tid *dx,
+                                 int *accumulate) {
+    *dy = ve_grad_of(g, e->out[0]);
+    if (*dy == VE_NONE) return 0;
+    *dx = ve_grad_dest(g, e->in[0], accumulate);
+    return *dx != VE_NONE;
+}
+
 /* A uniform buffer of per-step values (learning rate, bias corrections): VE_INPUT, 16 floats,
  * written by the host before a replay so the command buffer is never re-recorded. */
 ve_tid ve_graph_step_values(ve_graph *g);

@@ -13,11 +13,9 @@ static const act_kind GELU = {"gelu", "gelu_bwd", "gelu_bwd", 30, 40};
 static const act_kind RELU = {"relu", "relu_bwd", "relu_bwd", 1, 1};
 
 static int act_backward(ve_graph *g, const ve_tape_entry *t, const act_kind *k) {
-    ve_tid dy = ve_grad_of(g, t->out[0]);
-    if (dy == VE_NONE) return VE_OK;
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, t->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
+    if (!ve_unary_grads(g, t, &dy, &dx, &acc)) return VE_OK;
     ve_ew_desc e = {.kernel = k->bwd_kernel,
                     .op = k->bwd_op,
                     .n_in = 2,

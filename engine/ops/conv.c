@@ -59,11 +59,9 @@ static int col2im_node(ve_graph *g, ve_tid x, const conv_ctx *c, ve_tid dcols, v
 static int im2col_backward(ve_graph *g, const ve_tape_entry *e) {
     conv_ctx c;
     memcpy(&c, e->ctx, sizeof c);
-    ve_tid dy = ve_grad_of(g, e->out[0]);
-    if (dy == VE_NONE) return VE_OK;
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, e->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
+    if (!ve_unary_grads(g, e, &dy, &dx, &acc)) return VE_OK;
     return col2im_node(g, e->in[0], &c, dy, dx, acc) ? ve_fail_context("im2col backward: ") : VE_OK;
 }
 

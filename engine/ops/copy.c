@@ -43,10 +43,10 @@ int ve_copy_node(ve_graph *g, ve_tid src, ve_tid dst, int accumulate) {
 }
 
 static int copy_backward(ve_graph *g, const ve_tape_entry *e) {
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, e->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
-    return ve_copy_node(g, ve_grad_of(g, e->out[0]), dx, acc);
+    if (!ve_unary_grads(g, e, &dy, &dx, &acc)) return VE_OK;
+    return ve_copy_node(g, dy, dx, acc);
 }
 
 ve_tid ve_copy(ve_graph *g, ve_tid x) {

@@ -186,11 +186,9 @@ typedef struct {
 static int scale_backward(ve_graph *g, const ve_tape_entry *t) {
     scale_ctx c;
     memcpy(&c, t->ctx, sizeof c);
-    ve_tid dy = ve_grad_of(g, t->out[0]);
-    if (dy == VE_NONE) return VE_OK;
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, t->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
+    if (!ve_unary_grads(g, t, &dy, &dx, &acc)) return VE_OK;
     return scale_node(g, "scale_bwd", dy, dx, c.s, acc) ? ve_fail_context("scale backward: ")
                                                         : VE_OK;
 }

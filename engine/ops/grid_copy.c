@@ -44,11 +44,11 @@ static int grid_copy_node(ve_graph *g, ve_tid src, ve_tid dst, int accumulate) {
 }
 
 static int grid_backward(ve_graph *g, const ve_tape_entry *e) {
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, e->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
+    if (!ve_unary_grads(g, e, &dy, &dx, &acc)) return VE_OK;
     /* The adjoint of a pad is a crop and vice versa: copy dy back onto x's grid. */
-    return grid_copy_node(g, ve_grad_of(g, e->out[0]), dx, acc);
+    return grid_copy_node(g, dy, dx, acc);
 }
 
 ve_tid ve_grid_resize(ve_graph *g, ve_tid x, int64_t h, int64_t w) {

@@ -41,11 +41,9 @@ static int patch_node(ve_graph *g, ve_tid img, ve_tid src, ve_tid dst, int p, in
 static int patchify_backward(ve_graph *g, const ve_tape_entry *e) {
     patch_ctx c;
     memcpy(&c, e->ctx, sizeof c);
-    ve_tid dy = ve_grad_of(g, e->out[0]);
-    if (dy == VE_NONE) return VE_OK;
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, e->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
+    if (!ve_unary_grads(g, e, &dy, &dx, &acc)) return VE_OK;
     return patch_node(g, e->in[0], dy, dx, c.p, 1, acc) ? ve_fail_context("patchify backward: ")
                                                         : VE_OK;
 }

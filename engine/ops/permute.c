@@ -76,11 +76,9 @@ static int permute_node(ve_graph *g, ve_tid src, const int *perm, ve_tid dst, in
 static int permute_backward(ve_graph *g, const ve_tape_entry *t) {
     permute_ctx c;
     memcpy(&c, t->ctx, sizeof c);
-    ve_tid dy = ve_grad_of(g, t->out[0]);
-    if (dy == VE_NONE) return VE_OK;
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, t->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
+    if (!ve_unary_grads(g, t, &dy, &dx, &acc)) return VE_OK;
     int inv[VE_MAX_DIMS];
     for (int k = 0; k < c.ndim; k++)
         inv[c.perm[k]] = k;

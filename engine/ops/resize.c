@@ -74,11 +74,9 @@ static int bwd_node(ve_graph *g, const resize_ctx *c, ve_tid dy, ve_tid dx, int 
 static int resize_backward(ve_graph *g, const ve_tape_entry *e) {
     resize_ctx c;
     memcpy(&c, e->ctx, sizeof c);
-    ve_tid dy = ve_grad_of(g, e->out[0]);
-    if (dy == VE_NONE) return VE_OK;
+    ve_tid dy, dx;
     int acc;
-    ve_tid dx = ve_grad_dest(g, e->in[0], &acc);
-    if (dx == VE_NONE) return VE_OK;
+    if (!ve_unary_grads(g, e, &dy, &dx, &acc)) return VE_OK;
     return bwd_node(g, &c, dy, dx, acc) ? ve_fail_context("resize_bilinear backward: ") : VE_OK;
 }
 
