@@ -97,6 +97,16 @@ static ve_tid add_tensor(ve_graph *g, ve_kind kind, const char *name, int ndim,
     return g->nt++;
 }
 
+ve_kind ve_tensor_kind(const ve_graph *g, ve_tid t) {
+    return g->t[t].kind;
+}
+
+ve_tid ve_tensor_find(const ve_graph *g, const char *name) {
+    for (int i = 0; i < g->nt; i++)
+        if (!strncmp(g->t[i].name, name, sizeof g->t[i].name - 1)) return i;
+    return VE_NONE;
+}
+
 ve_tid ve_tensor(ve_graph *g, ve_kind kind, const char *name, int ndim, const int64_t *shape) {
     return add_tensor(g, kind, name, ndim, shape);
 }

@@ -47,7 +47,11 @@ void ve_set_requires_grad(ve_graph *g, ve_tid t, int on);
 /* Keeps a transient tensor's value after the run so ve_tensor_read can read it. */
 void ve_keep(ve_graph *g, ve_tid t);
 
+/* The first tensor created with this name (names are kept to 63 bytes), or VE_NONE. */
+ve_tid ve_tensor_find(const ve_graph *g, const char *name);
+
 int ve_tensor_ndim(const ve_graph *g, ve_tid t);
+ve_kind ve_tensor_kind(const ve_graph *g, ve_tid t);
 int64_t ve_tensor_dim(const ve_graph *g, ve_tid t, int axis); /* negative axis counts from end */
 int64_t ve_tensor_numel(const ve_graph *g, ve_tid t);
 const char *ve_tensor_name(const ve_graph *g, ve_tid t);

@@ -88,6 +88,9 @@ typedef struct {
 /* Appends one AdamW step over the contiguous buffer of every trainable that received a gradient
  * (call after ve_graph_backward). Trainables without a gradient are skipped, decay included. */
 int ve_adamw(ve_graph *g, const ve_adamw_opts *o);
+/* After ve_adamw: the first and second moments (flat, in the order of ve_trainable_flat's
+ * buffer), persistent, for saving and restoring a training state. */
+int ve_adamw_moments(ve_graph *g, ve_tid *exp_avg, ve_tid *exp_avg_sq);
 /* Before each run: the learning rate and the 1-based step number (PyTorch 1.13 AdamW). Writes
  * the derived per-step values (decay factor, bias corrections, computed in double as PyTorch
  * does) to the graph's step-values buffer. */

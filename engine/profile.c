@@ -1,5 +1,6 @@
 /* The per-op-kind timestamp profile of the last run. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph_internal.h"
@@ -32,10 +33,13 @@ void ve_graph_profile_print(const ve_graph *g, FILE *out) {
     for (int n = 0; n < g->nn; n++) {
         const char *op = g->nodes[n].op ? g->nodes[n].op : g->nodes[n].kernel;
         int k = 0;
-        while (k < nb && strcmp(b[k].op, op) != 0) k++;
+        while (k < nb && strcmp(b[k].op, op) != 0)
+            k++;
         if (k == nb) {
-            if (nb == 128) k = 127; /* lump the rest together rather than overflow */
-            else b[nb++] = (bucket){op, 0, 0, 0, 0};
+            if (nb == 128)
+                k = 127; /* lump the rest together rather than overflow */
+            else
+                b[nb++] = (bucket){op, 0, 0, 0, 0};
         }
         b[k].calls++;
         b[k].ms += node_ms(g, n);
@@ -51,4 +55,36 @@ void ve_graph_profile_print(const ve_graph *g, FILE *out) {
                 s > 0 ? b[k].bytes / s * 1e-9 : 0.0);
     }
     fprintf(out, "%-24s %7d %10.3f\n", "total", g->nn, total);
+    /* VKSAMED_PROFILE_TOP=N: the N slowest nodes, with the tensors they bind (where to look). */
+    const char *top = getenv("VKSAMED_PROFILE_TOP");
+    int ntop = top ? atoi(top) : 0;
+    if (ntop <= 0) return;
+    int order[64];
+    if (ntop > 64) ntop = 64;
+    int have = 0;
+    for (int n = 0; n < g->nn; n++) {
+        int k = have < ntop ? have++ : ntop - 1;
+        if (k == ntop - 1 && have == ntop && node_ms(g, order[k]) >= node_ms(g, n)) continue;
+        order[k] = n;
+        for (; k > 0 && node_ms(g, order[k - 1]) < node_ms(g, order[k]); k--) {
+            int t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
+    }
+    fprintf(out, "slowest nodes:\n");
+    for (int i = 0; i < have; i++) {
+        const ve_node_desc *d = &g->nodes[order[i]];
+        fprintf(out, "  #%-5d %-18s %8.3f ms %8.2f GFLOP/s ", order[i], d->kernel,
+                node_ms(g, order[i]),
+                node_ms(g, order[i]) > 0 ? d->flops / node_ms(g, order[i]) * 1e-6 : 0.0);
+        for (int b = 0; b < d->n_bind; b++) {
+            const ve_trec *r = &g->t[d->bind[b].tensor];
+            fprintf(out, " %s[%lld", r->name, (long long)r->shape[0]);
+            for (int j = 1; j < r->ndim; j++)
+                fprintf(out, "x%lld", (long long)r->shape[j]);
+            fprintf(out, "]");
+        }
+        fprintf(out, "\n");
+    }
 }

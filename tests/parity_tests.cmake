@@ -38,3 +38,23 @@ if(VKSAMED_TORCH_PYTHON)
                        SKIP_RETURN_CODE 77 LABELS "parity;slow" TIMEOUT 900
                        ENVIRONMENT "VKSAMED_VALIDATION=1")
 endif()
+
+# One SAMed training step (LoRA r=4, tiny preset, S=512, batch 2, 9 outputs, 0.2 CE + 0.8 Dice,
+# AdamW twice): tests/reference/dump_train.py writes the checkpoints, batch, loss, gradients and
+# the parameters after each step for the engine's training-step parity test, which requires the
+# fixture parity_train.
+if(VKSAMED_TORCH_PYTHON)
+  add_test(NAME parity_train_fixtures
+           COMMAND ${VKSAMED_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/dump_train.py
+                   ${VKSAMED_PARITY_DIR})
+  set_tests_properties(parity_train_fixtures PROPERTIES FIXTURES_SETUP parity_train
+                       LABELS parity TIMEOUT 600)
+endif()
+
+# One SAMed training step (issue #4): tests/reference/dump_train.py writes the tiny SAM, a SAMed
+# LoRA file with non-zero B, a batch, and PyTorch's loss, gradients and parameters after AdamW.
+target_compile_definitions(test_train_parity PRIVATE VE_PARITY_DIR="${VKSAMED_PARITY_DIR}")
+set_tests_properties(test_train_parity PROPERTIES SKIP_RETURN_CODE 77 LABELS parity)
+if(VKSAMED_TORCH_PYTHON)
+  set_tests_properties(test_train_parity PROPERTIES FIXTURES_REQUIRED parity_train)
+endif()

@@ -19,10 +19,6 @@
 #include "sam/preset.h"
 #include "status.h"
 
-#ifndef VKSAMED_SOURCE_DIR
-#define VKSAMED_SOURCE_DIR "."
-#endif
-
 /* Uniform in [-1, 1): weights need no distribution, only no zeros (that could take fast paths)
  * and no huge values (that could overflow to inf and slow nothing but hide errors). */
 static void fill(float *p, size_t n, float center, float scale, uint64_t *s) {
@@ -56,51 +52,6 @@ static int write_random_params(ve_graph *g, const sam_params *ps, uint64_t *seed
 
 static double mib(uint64_t b) {
     return (double)b / (1024.0 * 1024.0);
-}
-
-typedef struct {
-    int ok;
-    double first_ms, median_ms;
-    char why[256];
-} torch_result;
-
-/* Runs the PyTorch competitor and parses its last BENCH_TORCH line. */
-static torch_result run_torch(const char *preset, int size, int batch, int iters, int threads) {
-    torch_result r = {0, 0, 0, "did not print a result"};
-    const char *py = getenv("VKSAMED_PYTHON");
-    if (!py || !*py) py = "/usr/bin/python3";
-    const char *script = VKSAMED_SOURCE_DIR "/tests/reference/bench_encoder_torch.py";
-    if (access(script, R_OK) != 0) {
-        snprintf(r.why, sizeof r.why, "script %.200s not found", script);
-        return r;
-    }
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' %d %d %d %d 2>&1", py, script, preset, size, batch,
-             iters, threads);
-    FILE *f = popen(cmd, "r");
-    if (!f) {
-        snprintf(r.why, sizeof r.why, "cannot run %s", py);
-        return r;
-    }
-    char line[1024], last_other[256] = "";
-    int have_reason = 0;
-    while (fgets(line, sizeof line, f)) {
-        double first, med;
-        char reason[200];
-        if (sscanf(line, "BENCH_TORCH ok first_ms=%lf median_ms=%lf", &first, &med) == 2) {
-            r.ok = 1, r.first_ms = first, r.median_ms = med;
-        } else if (sscanf(line, "BENCH_TORCH unavailable reason=%199s", reason) == 1) {
-            snprintf(r.why, sizeof r.why, "%s", reason);
-            have_reason = 1;
-        } else if (line[0] != '\n') {
-            line[strcspn(line, "\n")] = 0;
-            snprintf(last_other, sizeof last_other, "%.200s", line);
-        }
-    }
-    int st = pclose(f);
-    if (!r.ok && !have_reason && last_other[0])
-        snprintf(r.why, sizeof r.why, "%.200s (exit %d)", last_other, st);
-    return r;
 }
 
 static int usage(void) {
@@ -253,7 +204,9 @@ int bench_encoder(int argc, char **argv) {
     if (!torch) {
         printf("pytorch: skipped (--no-torch)\n");
     } else {
-        torch_result tr = run_torch(preset_name, size, batch, iters, threads);
+        char args[256];
+        snprintf(args, sizeof args, "'%s' %d %d %d %d", preset_name, size, batch, iters, threads);
+        bench_torch_result tr = bench_run_torch("bench_encoder_torch.py", args);
         if (!tr.ok) {
             printf("pytorch: unavailable (%s): ours only\n", tr.why);
         } else {

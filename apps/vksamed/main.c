@@ -11,6 +11,10 @@ static int usage(FILE *out) {
                  "  info FILE          tensors, parameter count and SAM preset of a .pth / "
                  ".safetensors\n"
                  "  bench matmul       matmul GFLOP/s on SAM's shapes beside OpenBLAS\n"
+                 "  bench encoder      image-encoder time and memory beside PyTorch CPU\n"
+                 "  bench train        one SAMed training step beside PyTorch CPU\n"
+                 "  train CONFIG       train SAMed (or SAM from scratch) as the YAML config says\n"
+                 "  eval CONFIG        Dice / HD95 per case and class on the config's test set\n"
                  "  segment            mask an image (or NIfTI slice) with SAM prompts, or label "
                  "it with SAMed\n"
                  "options common to commands: --device SEL (index or name substring; also "
@@ -26,6 +30,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "segment")) return cmd_segment(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "vksamed: unknown command \"%s\"\n", cmd);
     return usage(stderr);
 }

@@ -1,5 +1,6 @@
-/* The checkpoint API: format detection, lookup by name, and reading a tensor out as contiguous
- * f32 (strided views materialised, 16-bit and other dtypes converted). */
+/* The checkpoint API: format detection, lookup by name (and of safetensors metadata), and
+ * reading a tensor out as contiguous f32 (strided views materialised, 16-bit and other dtypes
+ * converted). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ struct ve_checkpoint {
     ve_file f;
     ve_ckpt_format format;
     ve_tensor_list l;
+    ve_meta_list meta;              /* safetensors only */
     const ve_ckpt_tensor **by_name; /* sorted by name */
 };
 
@@ -60,7 +62,7 @@ ve_checkpoint *ve_checkpoint_open(const char *path) {
     if (rc == VE_OK) {
         ck->format = !memcmp(magic, "PK\3\4", 4) ? VE_CKPT_PTH : VE_CKPT_SAFETENSORS;
         rc = ck->format == VE_CKPT_PTH ? ve_pth_load(&ck->f, &ck->l)
-                                       : ve_safetensors_load(&ck->f, &ck->l);
+                                       : ve_safetensors_load(&ck->f, &ck->l, &ck->meta);
     }
     if (rc == VE_OK) rc = index_names(ck);
     if (rc != VE_OK) {
@@ -75,6 +77,7 @@ void ve_checkpoint_close(ve_checkpoint *ck) {
     if (!ck) return;
     ve_file_close(&ck->f);
     ve_tensor_list_free(&ck->l);
+    ve_meta_list_free(&ck->meta);
     free(ck->by_name);
     free(ck->path);
     free(ck);
@@ -103,6 +106,12 @@ const ve_ckpt_tensor *ve_checkpoint_find(const ve_checkpoint *ck, const char *na
     const ve_ckpt_tensor **hit =
         bsearch(&kp, ck->by_name, (size_t)ck->l.n, sizeof *ck->by_name, cmp_name);
     return hit ? *hit : NULL;
+}
+
+const char *ve_checkpoint_meta(const ve_checkpoint *ck, const char *key) {
+    for (int i = 0; ck && key && i < ck->meta.n; i++)
+        if (!strcmp(ck->meta.key[i], key)) return ck->meta.value[i];
+    return NULL;
 }
 
 static float half_to_f32(uint16_t h) {

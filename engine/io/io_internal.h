@@ -53,9 +53,26 @@ uint32_t ve_crc32(const uint8_t *p, size_t n);
  * storage_offset and storage_numel (from the persistent id); not the positions ---- */
 int ve_pickle_state_dict(const uint8_t *buf, size_t len, ve_tensor_list *out);
 
-/* ---- loaders: fill the list with fully validated tensors ---- */
+/* ---- safetensors "__metadata__": string pairs in file order, owned ---- */
+typedef struct {
+    char **key, **value;
+    int n, cap;
+} ve_meta_list;
+
+void ve_meta_list_free(ve_meta_list *m);
+
+/* ---- loaders: fill the list with fully validated tensors (and the metadata) ---- */
 int ve_pth_load(const ve_file *f, ve_tensor_list *out);
-int ve_safetensors_load(const ve_file *f, ve_tensor_list *out);
+int ve_safetensors_load(const ve_file *f, ve_tensor_list *out, ve_meta_list *meta);
+
+/* ---- writers ---- */
+/* Checks a list to write: n >= 0, names non-empty, at most VE_CKPT_MAX_NAME bytes, valid UTF-8
+ * and unique, shapes within VE_CKPT_MAX_DIMS and 2^40 elements, data present. Fills numel[i]
+ * when numel is not NULL. */
+int ve_st_check(int n, const ve_st_tensor *tensors, int64_t *numel);
+/* ve_pth_write with ZIP64 fields from zip64_at bytes on (VE_ZIP64_AT in ve_pth_write): tests
+ * lower it to exercise them without writing 4 GiB. */
+int ve_pth_write_zip64_at(const char *path, int n, const ve_st_tensor *tensors, uint64_t zip64_at);
 
 /* ---- a strict JSON cursor, just enough for a safetensors header ---- */
 typedef struct {

@@ -181,6 +181,7 @@ static int load(const char *path, ve_volume *v) {
     if (rc == VE_OK) rc = check_ident(b, &h.swap);
     if (rc == VE_OK) rc = parse_header(&h, v, &pos, &bytes);
     v->byte_swapped = h.swap;
+    if (rc == VE_OK) memcpy(v->header, b, HDR_BYTES); /* kept for ve_nifti_write_labels */
     if (rc == VE_OK && !s->gz && (pos > s->f.size || bytes > s->f.size - pos))
         rc = ve_fail("the voxel data needs %llu bytes from offset %llu, but the file has %llu "
                      "bytes (truncated?)",

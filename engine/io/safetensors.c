@@ -1,5 +1,6 @@
 /* Reading safetensors: an 8-byte little-endian header length, a JSON header
- * {name: {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}, then the data. */
+ * {name: {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}, then the data. The
+ * metadata strings are kept (the training state stores its step, RNG and config there). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,27 +8,66 @@
 #include "status.h"
 
 #define MAX_HEADER ((uint64_t)100 << 20)
-#define MAX_META_VALUE 65536
 
 static const char *const k_dtypes[] = {
     [VE_CKPT_F32] = "F32", [VE_CKPT_F16] = "F16", [VE_CKPT_BF16] = "BF16",
     [VE_CKPT_F64] = "F64", [VE_CKPT_I64] = "I64", [VE_CKPT_I32] = "I32",
 };
 
-/* "__metadata__": an object of string values, checked and dropped. */
-static int skip_metadata(ve_json *j) {
-    char *scratch = malloc(MAX_META_VALUE);
-    if (!scratch) return ve_fail("out of memory");
-    int rc = ve_json_expect(j, '{');
+void ve_meta_list_free(ve_meta_list *m) {
+    for (int i = 0; i < m->n; i++) {
+        free(m->key[i]);
+        free(m->value[i]);
+    }
+    free(m->key);
+    free(m->value);
+    memset(m, 0, sizeof *m);
+}
+
+static int meta_push(ve_meta_list *m, const char *key, const char *value) {
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(m->key[i], key)) return ve_fail("key \"%s\" given twice", key);
+    if (m->n == VE_CKPT_MAX_META_ENTRIES)
+        return ve_fail("more than %d entries", VE_CKPT_MAX_META_ENTRIES);
+    if (m->n == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 8;
+        char **nk = realloc(m->key, (size_t)cap * sizeof *nk);
+        if (nk) m->key = nk;
+        char **nv = nk ? realloc(m->value, (size_t)cap * sizeof *nv) : NULL;
+        if (!nv) return ve_fail("out of memory");
+        m->value = nv;
+        m->cap = cap;
+    }
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return ve_fail("out of memory");
+    }
+    m->key[m->n] = k;
+    m->value[m->n++] = v;
+    return VE_OK;
+}
+
+/* "__metadata__": an object of string values (the format allows nothing else), kept in order. */
+static int parse_metadata(ve_json *j, ve_meta_list *meta) {
+    char *key = malloc(VE_CKPT_MAX_META + 1), *value = malloc(VE_CKPT_MAX_META + 1);
+    int rc = key && value ? ve_json_expect(j, '{') : ve_fail("out of memory");
     if (rc == VE_OK && ve_json_peek(j) == '}') {
         j->i++;
-        free(scratch);
+        free(key);
+        free(value);
         return VE_OK;
     }
     while (rc == VE_OK) {
-        rc = ve_json_string(j, scratch, MAX_META_VALUE);
+        rc = ve_json_string(j, key, VE_CKPT_MAX_META + 1);
         if (rc == VE_OK) rc = ve_json_expect(j, ':');
-        if (rc == VE_OK) rc = ve_json_string(j, scratch, MAX_META_VALUE);
+        if (rc == VE_OK && ve_json_peek(j) != '"')
+            rc = ve_fail("the value of \"%s\" at byte %zu is not a string (only strings are "
+                         "allowed)",
+                         key, j->i);
+        if (rc == VE_OK) rc = ve_json_string(j, value, VE_CKPT_MAX_META + 1);
+        if (rc == VE_OK) rc = meta_push(meta, key, value);
         if (rc != VE_OK) break;
         if (ve_json_peek(j) == '}') {
             j->i++;
@@ -35,7 +75,8 @@ static int skip_metadata(ve_json *j) {
         }
         rc = ve_json_expect(j, ',');
     }
-    free(scratch);
+    free(key);
+    free(value);
     if (rc != VE_OK) ve_fail_context("__metadata__: ");
     return rc;
 }
@@ -121,7 +162,9 @@ static int place(ve_ckpt_tensor *t, const int64_t off[2], uint64_t data_pos, uin
     return ve_tensor_check_extent(t);
 }
 
-static int parse_header(ve_json *j, uint64_t data_pos, uint64_t data_size, ve_tensor_list *out) {
+static int parse_header(ve_json *j, uint64_t data_pos, uint64_t data_size, ve_tensor_list *out,
+                        ve_meta_list *meta) {
+    int seen_meta = 0;
     if (ve_json_expect(j, '{') != VE_OK) return VE_FAIL;
     if (ve_json_peek(j) == '}') {
         j->i++;
@@ -132,7 +175,8 @@ static int parse_header(ve_json *j, uint64_t data_pos, uint64_t data_size, ve_te
         if (ve_json_string(j, name, sizeof name) != VE_OK || ve_json_expect(j, ':') != VE_OK)
             return VE_FAIL;
         if (!strcmp(name, "__metadata__")) {
-            if (skip_metadata(j) != VE_OK) return VE_FAIL;
+            if (seen_meta++) return ve_fail("\"__metadata__\" given twice");
+            if (parse_metadata(j, meta) != VE_OK) return VE_FAIL;
         } else {
             ve_ckpt_tensor t = {.name = name, .storage_key = name};
             int64_t off[2];
@@ -148,7 +192,7 @@ static int parse_header(ve_json *j, uint64_t data_pos, uint64_t data_size, ve_te
     }
 }
 
-int ve_safetensors_load(const ve_file *f, ve_tensor_list *out) {
+int ve_safetensors_load(const ve_file *f, ve_tensor_list *out, ve_meta_list *meta) {
     uint8_t len8[8];
     if (ve_file_read_at(f, 0, len8, 8) != VE_OK)
         return ve_fail("safetensors: file of %llu bytes has no header length",
@@ -164,7 +208,7 @@ int ve_safetensors_load(const ve_file *f, ve_tensor_list *out) {
     if (!h) return ve_fail("out of memory for a %llu-byte header", (unsigned long long)hlen);
     int rc = ve_file_read_at(f, 8, h, hlen);
     ve_json j = {.s = h, .n = hlen, .i = 0};
-    if (rc == VE_OK) rc = parse_header(&j, 8 + hlen, f->size - 8 - hlen, out);
+    if (rc == VE_OK) rc = parse_header(&j, 8 + hlen, f->size - 8 - hlen, out, meta);
     if (rc != VE_OK) ve_fail_context("safetensors header: ");
     free(h);
     return rc;

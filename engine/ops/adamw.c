@@ -86,6 +86,14 @@ int ve_adamw(ve_graph *g, const ve_adamw_opts *o) {
     return VE_OK;
 }
 
+int ve_adamw_moments(ve_graph *g, ve_tid *exp_avg, ve_tid *exp_avg_sq) {
+    *exp_avg = ve_tensor_find(g, "adamw.exp_avg");
+    *exp_avg_sq = ve_tensor_find(g, "adamw.exp_avg_sq");
+    if (*exp_avg == VE_NONE || *exp_avg_sq == VE_NONE)
+        return ve_fail("adamw: the graph has no optimiser (ve_adamw was not called)");
+    return VE_OK;
+}
+
 /* The double a Python user meant by a hyperparameter that reached us as a float: the shortest
  * decimal that rounds to it (0.9f -> 0.9), so 1 - beta1 is computed as PyTorch computes it. */
 static double intended(float f) {

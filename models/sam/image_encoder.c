@@ -8,13 +8,22 @@
 #include "status.h"
 
 static ve_tid param(ve_graph *g, sam_params *ps, const char *key, int nd, int64_t a, int64_t b,
-                    int64_t c, int64_t d, sam_load_kind kind) {
+                    int64_t c, int64_t d, sam_load_kind kind, int trainable) {
     int64_t s[4] = {a, b, c, d};
-    return sam_param_new(g, ps, key, nd, s, kind, 0);
+    return sam_param_new(g, ps, key, nd, s, kind, trainable);
 }
 
 int sam_image_encoder_declare(ve_graph *g, const sam_preset *p, int img_size, sam_params *ps,
                               sam_image_encoder *e) {
+    return sam_image_encoder_declare_train(g, p, img_size, NULL, ps, e);
+}
+
+int sam_image_encoder_declare_train(ve_graph *g, const sam_preset *p, int img_size,
+                                    const sam_encoder_train *t, sam_params *ps,
+                                    sam_image_encoder *e) {
+    static const sam_encoder_train frozen = {0, 0, NULL};
+    if (!t) t = &frozen;
+    const int tr = t->trainable != 0;
     memset(e, 0, sizeof *e);
     e->p = *p;
     if (img_size % p->patch_size)
@@ -27,7 +36,7 @@ int sam_image_encoder_declare(ve_graph *g, const sam_preset *p, int img_size, sa
 #define P(field, nd, a, b, c, dd, kind, ...)                                                       \
     do {                                                                                           \
         snprintf(key, sizeof key, __VA_ARGS__);                                                    \
-        if ((field = param(g, ps, key, nd, a, b, c, dd, kind)) == VE_NONE) return VE_FAIL;         \
+        if ((field = param(g, ps, key, nd, a, b, c, dd, kind, tr)) == VE_NONE) return VE_FAIL;     \
     } while (0)
     P(e->patch_w, 4, d, 3, k, k, SAM_LOAD_EXACT, "image_encoder.patch_embed.proj.weight");
     P(e->patch_b, 1, d, 0, 0, 0, SAM_LOAD_EXACT, "image_encoder.patch_embed.proj.bias");
@@ -55,6 +64,27 @@ int sam_image_encoder_declare(ve_graph *g, const sam_preset *p, int img_size, sa
         P(b->lin2_w, 2, d, hidden, 0, 0, SAM_LOAD_EXACT, "%s.%d.mlp.lin2.weight", pre, i);
         P(b->lin2_b, 1, d, 0, 0, 0, SAM_LOAD_EXACT, "%s.%d.mlp.lin2.bias", pre, i);
     }
+    /* LoRA adapters, declared after the base tensors (trainable: in SAMed's w_a / w_b order). */
+    for (int i = 0; i < p->depth; i++)
+        for (int k = 0; k < 2; k++)
+            e->blk[i].lora_a[k] = e->blk[i].lora_b[k] = VE_NONE;
+    if (t->lora_rank > 0) {
+        const int64_t r = t->lora_rank;
+        int j = 0;
+        for (int i = 0; i < p->depth; i++) {
+            if (t->lora_blocks && !t->lora_blocks[i]) continue;
+            for (int k = 0; k < 2; k++) {
+                int64_t sa[2] = {r, d}, sb[2] = {d, r};
+                snprintf(key, sizeof key, "w_a_%03d", 2 * j + k);
+                e->blk[i].lora_a[k] = sam_param_new(g, ps, key, 2, sa, SAM_LOAD_EXACT, 1);
+                snprintf(key, sizeof key, "w_b_%03d", 2 * j + k);
+                e->blk[i].lora_b[k] = sam_param_new(g, ps, key, 2, sb, SAM_LOAD_EXACT, 1);
+                if (e->blk[i].lora_a[k] == VE_NONE || e->blk[i].lora_b[k] == VE_NONE)
+                    return VE_FAIL;
+            }
+            j++;
+        }
+    }
     const int64_t c = p->neck_dim;
     P(e->neck0_w, 4, c, d, 1, 1, SAM_LOAD_EXACT, "image_encoder.neck.0.weight");
     P(e->neck1_w, 1, c, 0, 0, 0, SAM_LOAD_EXACT, "image_encoder.neck.1.weight");
@@ -76,6 +106,15 @@ static ve_tid reshape4(ve_graph *g, ve_tid t, int64_t a, int64_t b, int64_t c, i
     return ve_reshape(g, t, 4, s);
 }
 
+/* x [tokens, D] -> qkv [tokens, 3D], with SAMed's LoRA on q and v when the block has it (padded
+ * tokens are zeros, so their adapter terms are zero too, as in SAMed). */
+static ve_tid qkv_linear(ve_graph *g, const sam_block *b, ve_tid x, ve_tid bias) {
+    if (b->lora_a[0] == VE_NONE) return ve_linear(g, x, b->qkv_w, bias);
+    const int64_t d = ve_tensor_dim(g, x, -1);
+    ve_lora_adapter ad[2] = {{b->lora_a[0], b->lora_b[0], 0}, {b->lora_a[1], b->lora_b[1], 2 * d}};
+    return ve_linear_lora(g, x, b->qkv_w, bias, 2, ad);
+}
+
 /* x [B, G, G, D] -> x + attn(norm1(x)) + mlp(norm2(...)), the official block. */
 static ve_tid block(ve_graph *g, const sam_image_encoder *e, const sam_block *b, ve_tid x,
                     int64_t batch) {
@@ -93,9 +132,9 @@ static ve_tid block(ve_graph *g, const sam_image_encoder *e, const sam_block *b,
     const int64_t tokens = batch * side * side;
     ve_tid qkv;
     if (side == grid) {
-        qkv = ve_linear(g, reshape2(g, h, tokens, d), b->qkv_w, b->qkv_b);
+        qkv = qkv_linear(g, b, reshape2(g, h, tokens, d), b->qkv_b);
     } else {
-        qkv = ve_linear(g, reshape2(g, h, batch * grid * grid, d), b->qkv_w, VE_NONE);
+        qkv = qkv_linear(g, b, reshape2(g, h, batch * grid * grid, d), VE_NONE);
         qkv = ve_grid_resize(g, reshape4(g, qkv, batch, grid, grid, 3 * d), side, side);
         qkv = ve_add(g, reshape2(g, qkv, tokens, 3 * d), b->qkv_b);
     }

@@ -48,22 +48,40 @@ static int resize_pos_embed(const float *src, int64_t g0, int64_t d, float *dst,
     return rc;
 }
 
-static int load_one(ve_graph *g, const sam_param *p, ve_checkpoint *ck) {
-    const ve_ckpt_tensor *ct = ve_checkpoint_find(ck, p->key);
-    if (!ct) return ve_fail("%s: missing key %s", ve_checkpoint_path(ck), p->key);
+/* 1: same shape, 2: adaptable by p's kind, 0: neither. */
+static int fit(const ve_graph *g, const sam_param *p, const ve_ckpt_tensor *ct, int64_t *want) {
     int nd = ve_tensor_ndim(g, p->t);
-    int64_t want[VE_MAX_DIMS];
     for (int i = 0; i < nd; i++)
         want[i] = ve_tensor_dim(g, p->t, i);
     int same = ct->ndim == nd;
     for (int i = 0; same && i < nd; i++)
         same = ct->shape[i] == want[i];
-    int adaptable = 0;
-    if (!same && p->kind == SAM_LOAD_POS_EMBED)
-        adaptable = ct->ndim == 4 && ct->shape[0] == 1 && ct->shape[1] == ct->shape[2] &&
-                    ct->shape[3] == want[3];
-    if (!same && p->kind == SAM_LOAD_REL_POS) adaptable = ct->ndim == 2 && ct->shape[1] == want[1];
-    if (!same && !adaptable) {
+    if (same) return 1;
+    if (p->kind == SAM_LOAD_POS_EMBED && ct->ndim == 4 && ct->shape[0] == 1 &&
+        ct->shape[1] == ct->shape[2] && ct->shape[3] == want[3])
+        return 2;
+    if (p->kind == SAM_LOAD_REL_POS && ct->ndim == 2 && ct->shape[1] == want[1]) return 2;
+    return 0;
+}
+
+int sam_param_fits(const ve_graph *g, const sam_param *p, const ve_checkpoint *ck) {
+    const ve_ckpt_tensor *ct = ve_checkpoint_find(ck, p->key);
+    int64_t want[VE_MAX_DIMS];
+    return ct && fit(g, p, ct, want) != 0;
+}
+
+const sam_param *sam_params_find(const sam_params *ps, const char *key) {
+    for (int i = 0; i < ps->n; i++)
+        if (!strcmp(ps->p[i].key, key)) return &ps->p[i];
+    return NULL;
+}
+
+int sam_param_load(ve_graph *g, const sam_param *p, ve_checkpoint *ck) {
+    const ve_ckpt_tensor *ct = ve_checkpoint_find(ck, p->key);
+    if (!ct) return ve_fail("%s: missing key %s", ve_checkpoint_path(ck), p->key);
+    int64_t want[VE_MAX_DIMS];
+    const int nd = ve_tensor_ndim(g, p->t), how = fit(g, p, ct, want), same = how == 1;
+    if (!how) {
         char a[96], b[96];
         shape_str(a, sizeof a, ct->ndim, ct->shape);
         shape_str(b, sizeof b, nd, want);
@@ -89,7 +107,7 @@ static int load_one(ve_graph *g, const sam_param *p, ve_checkpoint *ck) {
 
 int sam_params_load(ve_graph *g, const sam_params *ps, ve_checkpoint *ck) {
     for (int i = 0; i < ps->n; i++)
-        if (load_one(g, &ps->p[i], ck) != VE_OK) return VE_FAIL;
+        if (sam_param_load(g, &ps->p[i], ck) != VE_OK) return VE_FAIL;
     return VE_OK;
 }
 

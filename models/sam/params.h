@@ -30,6 +30,18 @@ ve_tid sam_param_new(ve_graph *g, sam_params *ps, const char *key, int ndim, con
 /* Writes every recorded parameter from the checkpoint into the compiled graph. A missing key or
  * a shape that cannot be adapted is reported with the key and both shapes. */
 int sam_params_load(ve_graph *g, const sam_params *ps, ve_checkpoint *ck);
+/* One parameter from ck (same rules as sam_params_load). */
+int sam_param_load(ve_graph *g, const sam_param *p, ve_checkpoint *ck);
+/* Whether ck holds p's key with a shape that fits (equal, or adaptable by p's load kind). */
+int sam_param_fits(const ve_graph *g, const sam_param *p, const ve_checkpoint *ck);
+/* The parameter recorded under key, or NULL. */
+const sam_param *sam_params_find(const sam_params *ps, const char *key);
+/* PyTorch's default initialisation of the module that owns p (models/sam/param_init.c): Linear
+ * and Conv weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform a = sqrt 5),
+ * LayerNorm weight 1 and bias 0, Embedding rows and the Fourier Gaussian N(0, 1), pos_embed and
+ * rel_pos 0, LoRA A Kaiming-uniform and B 0 (SAMed). The values come from a splitmix64 stream
+ * advanced in *rng (not PyTorch's generator: same distributions, other draws). */
+int sam_param_init(ve_graph *g, const sam_params *ps, const sam_param *p, uint64_t *rng);
 void sam_params_free(sam_params *ps);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
     {"vit_l", 1024, 24, 16},
     {"vit_h", 1280, 32, 16},
     {"tiny", 64, 6, 2},
+    {"brain", 128, 4, 4},
 };
 
 /* The tensor called name, which must be 2-D of (d0, d1) where those are >= 0. */
@@ -118,7 +119,7 @@ int sam_detect_preset(const ve_checkpoint *ck, sam_ckpt_info *info) {
         ve_checkpoint_find(ck, "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix") !=
         NULL;
     if (ve_checkpoint_find(ck, "mask_decoder.mask_tokens.weight")) {
-        const ve_ckpt_tensor *m = need2(ck, "mask_decoder.mask_tokens.weight", -1, 256);
+        const ve_ckpt_tensor *m = need2(ck, "mask_decoder.mask_tokens.weight", -1, -1);
         if (!m) return VE_FAIL;
         info->has_mask_decoder = 1;
         info->n_mask_tokens = (int)m->shape[0];

@@ -4,23 +4,56 @@ It has the official module structure, so state_dict() has the official key names
 checkpoint it saves loads like sam_vit_*.pth. Used to write random-weight checkpoints and to
 dump the tensors the engine's parity tests compare against. Run with Debian's /usr/bin/python3
 (python3-torch). Not imported by anything at run time: tests only.
+
+Every size comes from a preset, the engine's own models/presets/<name>.yaml (or any .yaml path,
+read with python3-yaml): Sam("brain"), ImageEncoderViT("vit_b", 512), resize_state_dict(sd, 512,
+"tiny"). load_preset() returns the dict of its keys.
 """
 import math
+import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-PRESETS = {
-    # embed, depth, heads, global-attention blocks
-    "tiny": (64, 6, 2, (2, 5)),
-    "vit_b": (768, 12, 12, (2, 5, 8, 11)),
-    "vit_l": (1024, 24, 16, (5, 11, 17, 23)),
-    "vit_h": (1280, 32, 16, (7, 15, 23, 31)),
-}
+# Defaults of the official architecture, used where a module is built without a preset (tests of
+# single modules); a model's sizes come from its preset.
 PATCH = 16
 WINDOW = 14
 PROMPT_DIM = 256
+
+PRESET_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "models", "presets")
+PRESET_KEYS = ("image_size", "patch_size", "embed_dim", "depth", "heads", "mlp_ratio",
+               "window_size", "global_blocks", "encoder_ln_eps", "neck_dim", "prompt_dim",
+               "mask_in_chans", "decoder_depth", "decoder_heads", "decoder_mlp_dim",
+               "decoder_downsample", "mask_outputs", "iou_head_depth", "iou_head_hidden")
+
+
+def load_preset(preset):
+    """A preset as a dict of every key in PRESET_KEYS (+ "name"). `preset` is a name of a file in
+    models/presets ("vit_b", "brain", ...), a path to a .yaml file, or an already loaded dict."""
+    if isinstance(preset, dict):
+        return preset
+    import yaml
+
+    path = preset if os.sep in preset or preset.endswith((".yaml", ".yml")) else \
+        os.path.join(PRESET_DIR, preset + ".yaml")
+    if not os.path.isfile(path):
+        names = sorted(f[:-5] for f in os.listdir(PRESET_DIR) if f.endswith(".yaml"))
+        raise ValueError(f"no preset {preset!r} ({path} missing; presets: {', '.join(names)})")
+    with open(path) as f:
+        p = yaml.safe_load(f)
+    if not isinstance(p, dict):
+        raise ValueError(f"{path}: not a mapping of preset keys")
+    missing = [k for k in PRESET_KEYS if k not in p]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
+    p = dict(p)
+    p["global_blocks"] = tuple(p["global_blocks"] or ())
+    p["encoder_ln_eps"] = float(p["encoder_ln_eps"])
+    p.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    return p
 
 
 class LayerNorm2d(nn.Module):
@@ -122,12 +155,14 @@ def window_unpartition(windows, ws, pad_hw, hw):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, heads, window, grid):
+    """window 0: global attention over the grid x grid tokens."""
+
+    def __init__(self, dim, heads, window, grid, mlp_ratio=4, eps=1e-6):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = EncoderAttention(dim, heads, window if window > 0 else grid)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = MLPBlock(dim, 4 * dim, nn.GELU)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = MLPBlock(dim, int(mlp_ratio * dim), nn.GELU)
         self.window = window
 
     def forward(self, x):
@@ -144,27 +179,32 @@ class Block(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, dim):
+    def __init__(self, dim, patch=PATCH):
         super().__init__()
-        self.proj = nn.Conv2d(3, dim, kernel_size=PATCH, stride=PATCH)
+        self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
 
     def forward(self, x):
         return self.proj(x).permute(0, 2, 3, 1)
 
 
 class ImageEncoderViT(nn.Module):
-    def __init__(self, preset, img_size=1024):
+    """preset: a name in models/presets, a .yaml path or a load_preset dict; img_size: the input
+    side S (default: the preset's image_size), the pos_embed grid is S / patch_size."""
+
+    def __init__(self, preset, img_size=None):
         super().__init__()
-        dim, depth, heads, global_blocks = PRESETS[preset]
-        grid = img_size // PATCH
-        self.patch_embed = PatchEmbed(dim)
+        p = load_preset(preset)
+        dim, patch = p["embed_dim"], p["patch_size"]
+        grid = (img_size or p["image_size"]) // patch
+        self.patch_embed = PatchEmbed(dim, patch)
         self.pos_embed = nn.Parameter(torch.zeros(1, grid, grid, dim))
         self.blocks = nn.ModuleList(
-            Block(dim, heads, 0 if i in global_blocks else WINDOW, grid) for i in range(depth))
+            Block(dim, p["heads"], 0 if i in p["global_blocks"] else p["window_size"], grid,
+                  p["mlp_ratio"], p["encoder_ln_eps"]) for i in range(p["depth"]))
+        neck = p["neck_dim"]
         self.neck = nn.Sequential(
-            nn.Conv2d(dim, PROMPT_DIM, kernel_size=1, bias=False), LayerNorm2d(PROMPT_DIM),
-            nn.Conv2d(PROMPT_DIM, PROMPT_DIM, kernel_size=3, padding=1, bias=False),
-            LayerNorm2d(PROMPT_DIM))
+            nn.Conv2d(dim, neck, kernel_size=1, bias=False), LayerNorm2d(neck),
+            nn.Conv2d(neck, neck, kernel_size=3, padding=1, bias=False), LayerNorm2d(neck))
 
     def forward(self, x):
         x = self.patch_embed(x) + self.pos_embed
@@ -199,20 +239,21 @@ class PositionEmbeddingRandom(nn.Module):
 
 
 class PromptEncoder(nn.Module):
-    def __init__(self, img_size=1024):
+    def __init__(self, img_size=1024, embed_dim=PROMPT_DIM, patch=PATCH, mask_in_chans=16):
         super().__init__()
-        self.embed_dim = PROMPT_DIM
-        g = img_size // PATCH
+        self.embed_dim = embed_dim
+        g = img_size // patch
         self.image_embedding_size = (g, g)
         self.input_image_size = (img_size, img_size)
-        self.pe_layer = PositionEmbeddingRandom()
-        self.point_embeddings = nn.ModuleList(nn.Embedding(1, PROMPT_DIM) for _ in range(4))
-        self.not_a_point_embed = nn.Embedding(1, PROMPT_DIM)
+        self.pe_layer = PositionEmbeddingRandom(embed_dim // 2)
+        self.point_embeddings = nn.ModuleList(nn.Embedding(1, embed_dim) for _ in range(4))
+        self.not_a_point_embed = nn.Embedding(1, embed_dim)
+        c = mask_in_chans
         self.mask_downscaling = nn.Sequential(
-            nn.Conv2d(1, 4, kernel_size=2, stride=2), LayerNorm2d(4), nn.GELU(),
-            nn.Conv2d(4, 16, kernel_size=2, stride=2), LayerNorm2d(16), nn.GELU(),
-            nn.Conv2d(16, PROMPT_DIM, kernel_size=1))
-        self.no_mask_embed = nn.Embedding(1, PROMPT_DIM)
+            nn.Conv2d(1, c // 4, kernel_size=2, stride=2), LayerNorm2d(c // 4), nn.GELU(),
+            nn.Conv2d(c // 4, c, kernel_size=2, stride=2), LayerNorm2d(c), nn.GELU(),
+            nn.Conv2d(c, embed_dim, kernel_size=1))
+        self.no_mask_embed = nn.Embedding(1, embed_dim)
 
     def get_dense_pe(self):
         return self.pe_layer(self.image_embedding_size).unsqueeze(0)
@@ -238,7 +279,7 @@ class PromptEncoder(nn.Module):
         return corners
 
     def forward(self, points=None, boxes=None, masks=None, batch=1):
-        sparse = torch.empty((batch, 0, PROMPT_DIM))
+        sparse = torch.empty((batch, 0, self.embed_dim))
         if points is not None:
             sparse = torch.cat([sparse, self._embed_points(points[0], points[1],
                                                            pad=boxes is None)], dim=1)
@@ -267,7 +308,8 @@ class DecoderAttention(nn.Module):
         return x.reshape(b, n, self.heads, c // self.heads).transpose(1, 2)
 
     def forward(self, q, k, v):
-        q, k, v = self._split(self.q_proj(q)), self._split(self.k_proj(k)), self._split(self.v_proj(v))
+        q, k, v = (self._split(self.q_proj(q)), self._split(self.k_proj(k)),
+                   self._split(self.v_proj(v)))
         attn = (q @ k.permute(0, 1, 3, 2)) / math.sqrt(q.shape[-1])
         out = attn.softmax(dim=-1) @ v
         b, h, n, c = out.shape
@@ -275,16 +317,16 @@ class DecoderAttention(nn.Module):
 
 
 class TwoWayAttentionBlock(nn.Module):
-    def __init__(self, dim, heads, mlp_dim, skip_first_layer_pe):
+    def __init__(self, dim, heads, mlp_dim, skip_first_layer_pe, downsample=2):
         super().__init__()
         self.self_attn = DecoderAttention(dim, heads)
         self.norm1 = nn.LayerNorm(dim)
-        self.cross_attn_token_to_image = DecoderAttention(dim, heads, 2)
+        self.cross_attn_token_to_image = DecoderAttention(dim, heads, downsample)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = MLPBlock(dim, mlp_dim, nn.ReLU)
         self.norm3 = nn.LayerNorm(dim)
         self.norm4 = nn.LayerNorm(dim)
-        self.cross_attn_image_to_token = DecoderAttention(dim, heads, 2)
+        self.cross_attn_image_to_token = DecoderAttention(dim, heads, downsample)
         self.skip_first_layer_pe = skip_first_layer_pe
 
     def forward(self, queries, keys, query_pe, key_pe):
@@ -303,11 +345,11 @@ class TwoWayAttentionBlock(nn.Module):
 
 
 class TwoWayTransformer(nn.Module):
-    def __init__(self, depth=2, dim=PROMPT_DIM, heads=8, mlp_dim=2048):
+    def __init__(self, depth=2, dim=PROMPT_DIM, heads=8, mlp_dim=2048, downsample=2):
         super().__init__()
         self.layers = nn.ModuleList(
-            TwoWayAttentionBlock(dim, heads, mlp_dim, i == 0) for i in range(depth))
-        self.final_attn_token_to_image = DecoderAttention(dim, heads, 2)
+            TwoWayAttentionBlock(dim, heads, mlp_dim, i == 0, downsample) for i in range(depth))
+        self.final_attn_token_to_image = DecoderAttention(dim, heads, downsample)
         self.norm_final_attn = nn.LayerNorm(dim)
 
     def forward(self, image_embedding, image_pe, point_embedding):
@@ -334,9 +376,10 @@ class MLP(nn.Module):
 
 
 class MaskDecoder(nn.Module):
-    def __init__(self, num_mask_tokens=4, dim=PROMPT_DIM):
+    def __init__(self, num_mask_tokens=4, dim=PROMPT_DIM, depth=2, heads=8, mlp_dim=2048,
+                 downsample=2, iou_head_depth=3, iou_head_hidden=256):
         super().__init__()
-        self.transformer = TwoWayTransformer()
+        self.transformer = TwoWayTransformer(depth, dim, heads, mlp_dim, downsample)
         self.num_mask_tokens = num_mask_tokens
         self.iou_token = nn.Embedding(1, dim)
         self.mask_tokens = nn.Embedding(num_mask_tokens, dim)
@@ -345,14 +388,15 @@ class MaskDecoder(nn.Module):
             nn.GELU(), nn.ConvTranspose2d(dim // 4, dim // 8, kernel_size=2, stride=2), nn.GELU())
         self.output_hypernetworks_mlps = nn.ModuleList(
             MLP(dim, dim, dim // 8, 3) for _ in range(num_mask_tokens))
-        self.iou_prediction_head = MLP(dim, 256, num_mask_tokens, 3)
+        self.iou_prediction_head = MLP(dim, iou_head_hidden, num_mask_tokens, iou_head_depth)
 
     def forward(self, image_embeddings, image_pe, sparse, dense):
         """All M low-res mask logits and IoU predictions (callers select SAM's outputs)."""
         out = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
         out = out.unsqueeze(0).expand(sparse.size(0), -1, -1)
         tokens = torch.cat((out, sparse), dim=1)
-        src = torch.repeat_interleave(image_embeddings, tokens.shape[0] // image_embeddings.shape[0], dim=0)
+        src = torch.repeat_interleave(image_embeddings,
+                                      tokens.shape[0] // image_embeddings.shape[0], dim=0)
         src = src + dense
         pos = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
         b, c, h, w = src.shape
@@ -360,7 +404,8 @@ class MaskDecoder(nn.Module):
         iou_out = hs[:, 0, :]
         mask_out = hs[:, 1:1 + self.num_mask_tokens, :]
         up = self.output_upscaling(src.transpose(1, 2).view(b, c, h, w))
-        hyper = torch.stack([m(mask_out[:, i, :]) for i, m in enumerate(self.output_hypernetworks_mlps)], dim=1)
+        hyper = torch.stack([m(mask_out[:, i, :])
+                             for i, m in enumerate(self.output_hypernetworks_mlps)], dim=1)
         b, c, h, w = up.shape
         masks = (hyper @ up.view(b, c, h * w)).view(b, -1, h, w)
         return masks, self.iou_prediction_head(iou_out)
@@ -369,11 +414,21 @@ class MaskDecoder(nn.Module):
 class Sam(nn.Module):
     """Official key layout: image_encoder.*, prompt_encoder.*, mask_decoder.*."""
 
-    def __init__(self, preset="tiny", img_size=1024, num_mask_tokens=4):
+    def __init__(self, preset="tiny", img_size=None, num_mask_tokens=None):
+        """img_size: input side S (default the preset's image_size); num_mask_tokens: M (default
+        the preset's mask_outputs)."""
         super().__init__()
-        self.image_encoder = ImageEncoderViT(preset, img_size)
-        self.prompt_encoder = PromptEncoder(img_size)
-        self.mask_decoder = MaskDecoder(num_mask_tokens)
+        p = load_preset(preset)
+        img_size = img_size or p["image_size"]
+        dim = p["prompt_dim"]
+        if p["neck_dim"] != dim:
+            raise ValueError(f"preset {p['name']}: neck_dim {p['neck_dim']} != prompt_dim {dim}")
+        self.image_encoder = ImageEncoderViT(p, img_size)
+        self.prompt_encoder = PromptEncoder(img_size, dim, p["patch_size"], p["mask_in_chans"])
+        self.mask_decoder = MaskDecoder(
+            num_mask_tokens or p["mask_outputs"], dim, p["decoder_depth"], p["decoder_heads"],
+            p["decoder_mlp_dim"], p["decoder_downsample"], p["iou_head_depth"],
+            p["iou_head_hidden"])
 
 
 class LoRAqkv(nn.Module):
@@ -409,7 +464,8 @@ def add_lora(sam, rank=4):
 
 
 def lora_state_dict(sam, w_a, w_b):
-    """SAMed's save_lora_parameters layout: w_a_000.., w_b_000.., prompt_encoder.*, mask_decoder.*."""
+    """SAMed's save_lora_parameters layout: w_a_000.., w_b_000.., prompt_encoder.*,
+    mask_decoder.*."""
     d = {f"w_a_{i:03d}": l.weight for i, l in enumerate(w_a)}
     d.update({f"w_b_{i:03d}": l.weight for i, l in enumerate(w_b)})
     for k, v in sam.state_dict().items():
@@ -434,16 +490,16 @@ def resize_state_dict(sd, img_size, preset):
     """SAMed's load-time adaptation of a 1024 checkpoint to another input size: pos_embed
     resized bilinearly (align_corners=False), and every rel_pos table whose length does not
     match its block's grid resized with 1-D linear interpolation along its rows."""
-    dim, depth, heads, global_blocks = PRESETS[preset]
-    grid = img_size // PATCH
+    p = load_preset(preset)
+    grid = img_size // p["patch_size"]
     out = dict(sd)
     pe = sd["image_encoder.pos_embed"]
     if pe.shape[1] != grid:
         out["image_encoder.pos_embed"] = F.interpolate(
             pe.permute(0, 3, 1, 2), (grid, grid), mode="bilinear",
             align_corners=False).permute(0, 2, 3, 1)
-    for i in range(depth):
-        side = grid if i in global_blocks else WINDOW
+    for i in range(p["depth"]):
+        side = grid if i in p["global_blocks"] else p["window_size"]
         for hw in ("h", "w"):
             key = f"image_encoder.blocks.{i}.attn.rel_pos_{hw}"
             out[key] = resize_rel_pos(sd[key], 2 * side - 1)

@@ -1,0 +1,271 @@
+/* vksamed train CONFIG.yaml [key=value ...] [--resume] [--device SEL]: SAMed training (issue #4)
+ * as the config says. The run folder (config `output`) receives:
+ *   config.yaml         the effective configuration (every key, defaults filled)
+ *   log.csv             one row per step (train_log.h)
+ *   loss.png            the loss curve, redrawn after every epoch
+ *   model.safetensors   the trained weights (LoRA: SAMed's layout; full: the whole state dict)
+ *   model.pth           the same written as torch.save would (SAMed's loaders accept it)
+ *   state.safetensors   the full training state for --resume (weights, AdamW moments, position)
+ * Every file is written atomically, so a run killed at any moment leaves the last complete
+ * checkpoint. The next batch is read and augmented on a CPU thread while the device runs the
+ * current step (engine/data/batch_loader.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "commands.h"
+#include "data/batch_loader.h"
+#include "io/checkpoint.h"
+#include "loss_plot.h"
+#include "run_data.h"
+#include "sam/samed_train.h"
+#include "status.h"
+#include "train_log.h"
+
+static int usage(void) {
+    fprintf(stderr, "usage: vksamed train CONFIG.yaml [section.key=value ...] [--resume] "
+                    "[--device SEL]\n"
+                    "  trains as CONFIG says (keys: docs/config.md); key=value overrides a key,\n"
+                    "  e.g. train.epochs=2 output=/tmp/run; --resume continues the run in the\n"
+                    "  output folder from its last checkpoint (state.safetensors)\n");
+    return 2;
+}
+
+static const char *in_run(const train_config *c, const char *name, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s", c->output, name);
+    return buf;
+}
+
+static int save_checkpoint(sam_trainer *t, const train_config *c, int64_t step, int64_t epoch,
+                           int64_t index, int final) {
+    char p[TC_PATH + 64], s[3][32];
+    snprintf(s[0], sizeof s[0], "%lld", (long long)step);
+    snprintf(s[1], sizeof s[1], "%lld", (long long)epoch);
+    snprintf(s[2], sizeof s[2], "%lld", (long long)index);
+    const char *keys[3] = {"step", "next_epoch", "next_index"};
+    const char *vals[3] = {s[0], s[1], s[2]};
+    if (sam_trainer_save_state(t, in_run(c, "state.safetensors", p, sizeof p), 3, keys, vals) !=
+            VE_OK ||
+        sam_trainer_save_model(t, in_run(c, "model.safetensors", p, sizeof p)) != VE_OK)
+        return VE_FAIL;
+    /* The .pth export (SAMed-compatible) at the end and with every checkpoint of a LoRA run. */
+    if (final || c->finetune == TC_FINETUNE_LORA)
+        return sam_trainer_save_model(t, in_run(c, "model.pth", p, sizeof p));
+    return VE_OK;
+}
+
+static int64_t meta_int(ve_checkpoint *ck, const char *key, int *ok) {
+    const char *v = ve_checkpoint_meta(ck, key);
+    char *end;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || *end || x < 0) *ok = 0;
+    return x;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *cfg_path = NULL, *dev_sel = NULL;
+    int resume = 0;
+    train_config c;
+    memset(&c, 0, sizeof c);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume"))
+            resume = 1;
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            dev_sel = argv[++i];
+        else if (argv[i][0] == '-')
+            return usage();
+        else if (!cfg_path)
+            cfg_path = argv[i];
+        else if (!strchr(argv[i], '='))
+            return usage();
+    }
+    if (!cfg_path) return usage();
+    if (train_config_read(cfg_path, &c) != VE_OK) {
+        fprintf(stderr, "vksamed train: %s\n", ve_error());
+        train_config_free(&c);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++)
+        if (argv[i] != cfg_path && argv[i][0] != '-' && strchr(argv[i], '=') &&
+            (i == 0 || strcmp(argv[i - 1], "--device")))
+            if (train_config_set(&c, argv[i]) != VE_OK) {
+                fprintf(stderr, "vksamed train: %s\n", ve_error());
+                train_config_free(&c);
+                return 2;
+            }
+    if (train_config_validate(&c) != VE_OK) {
+        fprintf(stderr, "vksamed train: %s\n", ve_error());
+        train_config_free(&c);
+        return 2;
+    }
+    if (!dev_sel && c.device[0]) dev_sel = c.device;
+    if (c.finetune == TC_FINETUNE_LORA_DECODER) {
+        fprintf(stderr, "vksamed train: model.finetune lora_decoder (SAMed_s) is not implemented "
+                        "yet; use lora or full\n");
+        train_config_free(&c);
+        return 2;
+    }
+
+    int rc = 1;
+    char p[TC_PATH + 64];
+    ve_slice_set train = {0};
+    ve_device *dev = NULL;
+    sam_trainer *t = NULL;
+    ve_loader *ld = NULL;
+    ve_checkpoint *base = NULL, *lora = NULL, *state = NULL;
+    train_csv *csv = NULL;
+    train_progress *bar = NULL;
+    float *images = NULL, *labels = NULL;
+    sam_preset preset;
+    sam_train_opts o;
+    if (run_preset(&c, &preset) != VE_OK || run_make_dir(c.output) != VE_OK) goto fail;
+    if (resume) {
+        state = ve_checkpoint_open(in_run(&c, "state.safetensors", p, sizeof p));
+        if (!state) {
+            ve_fail_context("--resume: ");
+            goto fail;
+        }
+    } else if (train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK) {
+        goto fail;
+    }
+    if (run_load_split(&c, &c.train, "train", &train) != VE_OK) goto fail;
+    dev = ve_device_open(dev_sel);
+    if (!dev) goto fail;
+
+    sam_train_opts_default(&o, &preset, c.image_size, c.batch);
+    o.finetune = c.finetune == TC_FINETUNE_FULL ? SAM_FT_FULL : SAM_FT_LORA;
+    o.lora_rank = c.lora_rank;
+    if (c.n_lora_blocks >= 0) {
+        memset(o.lora_blocks, 0, sizeof o.lora_blocks);
+        for (int i = 0; i < c.n_lora_blocks; i++)
+            o.lora_blocks[c.lora_blocks[i]] = 1;
+    }
+    o.loss = (ve_seg_loss_opts){(float)c.ce_weight, (float)c.dice_weight};
+    o.adamw = (ve_adamw_opts){(float)c.beta1, (float)c.beta2, (float)c.eps, (float)c.weight_decay};
+    t = sam_trainer_create(dev, &o);
+    if (!t) goto fail;
+
+    int64_t step = 0, epoch = 0, index = 0;
+    if (state) {
+        int ok = 1;
+        step = meta_int(state, "step", &ok);
+        epoch = meta_int(state, "next_epoch", &ok);
+        index = meta_int(state, "next_index", &ok);
+        if (!ok) {
+            ve_fail("%s: no step / next_epoch / next_index metadata: not a vksamed training "
+                    "state",
+                    ve_checkpoint_path(state));
+            goto fail;
+        }
+        if (sam_trainer_load_state(t, state) != VE_OK) goto fail;
+    } else {
+        if (c.checkpoint[0] && !(base = ve_checkpoint_open(c.checkpoint))) goto fail;
+        if (c.lora[0] && !(lora = ve_checkpoint_open(c.lora))) goto fail;
+        sam_init_report rep;
+        if (sam_trainer_init_weights(t, base, lora, c.seed, &rep) != VE_OK) goto fail;
+        fprintf(stderr, "weights: %d tensors from %s, %d from %s, %d freshly initialised\n",
+                rep.from_base, base ? c.checkpoint : "(no checkpoint)", rep.from_lora,
+                lora ? c.lora : "(no LoRA file)", rep.fresh);
+    }
+    ve_loader_opts lo = {
+        &train, c.batch, {c.image_size, sam_trainer_label_side(t), c.augment}, c.seed};
+    ld = ve_loader_create(&lo);
+    if (!ld || ve_loader_seek(ld, epoch, index) != VE_OK) goto fail;
+    const int64_t bpe = ve_loader_batches_per_epoch(ld);
+    const int64_t total = (int64_t)c.stop_epoch * bpe, max_it = (int64_t)c.epochs * bpe;
+    const size_t ni = (size_t)c.batch * 3 * (size_t)c.image_size * (size_t)c.image_size;
+    const size_t nl =
+        (size_t)c.batch * (size_t)sam_trainer_label_side(t) * (size_t)sam_trainer_label_side(t);
+    images = malloc(sizeof(float) * ni);
+    labels = malloc(sizeof(float) * nl);
+    if (!images || !labels) {
+        ve_fail("out of host memory for a batch");
+        goto fail;
+    }
+    fprintf(stderr,
+            "training %s at %d, %d classes, %s; %d samples, batch %d: %lld steps per epoch, "
+            "epochs %d of %d (%lld steps); device memory %.1f MiB; run folder %s\n",
+            preset.name, c.image_size, c.classes,
+            o.finetune == SAM_FT_FULL ? "full fine-tuning" : "LoRA on qkv", train.n, c.batch,
+            (long long)bpe, c.stop_epoch, c.epochs, (long long)total,
+            (double)sam_trainer_device_bytes(t) / (1024.0 * 1024.0), c.output);
+    if (step >= total) {
+        fprintf(stderr, "nothing to do: the run already finished (step %lld of %lld)\n",
+                (long long)step, (long long)total);
+        rc = 0;
+        goto done;
+    }
+    csv = train_csv_open(in_run(&c, "log.csv", p, sizeof p), step);
+    bar = train_progress_create(total, step, stderr, bpe > 0 ? bpe : 1);
+    if (!csv || !bar) goto fail;
+    const double t_start = bench_now_s();
+    double t_prev = t_start;
+    int stopped_by_clock = 0;
+    while (step < total) {
+        int64_t e, idx;
+        if (ve_loader_next(ld, images, labels, &e, &idx) != VE_OK) goto fail;
+        const double lr = sam_samed_lr(c.base_lr, c.warmup, max_it, step + 1);
+        sam_train_losses L;
+        if (sam_trainer_step(t, images, labels, lr, step + 1, &L) != VE_OK) goto fail;
+        step++;
+        if (!isfinite(L.loss)) {
+            /* The step's update is already applied: stop before it spreads into a checkpoint. */
+            ve_fail("step %lld (epoch %lld, batch %lld): the loss is %g (CE %g, Dice %g); the "
+                    "last checkpoint in %s is intact",
+                    (long long)step, (long long)e, (long long)idx, L.loss, L.ce, L.dice, c.output);
+            goto fail;
+        }
+        const double now = bench_now_s();
+        if (train_csv_row(csv, step, (int)e, lr, L.loss, L.ce, L.dice, c.batch / (now - t_prev),
+                          now - t_start) != VE_OK)
+            goto fail;
+        t_prev = now;
+        train_progress_update(bar, step, (int)e, L.loss, L.ce, L.dice, lr, c.batch);
+        const int epoch_end = idx == bpe - 1;
+        stopped_by_clock = c.max_minutes > 0 && now - t_start > c.max_minutes * 60.0;
+        if ((epoch_end && ((e + 1) % c.save_every == 0)) || step == total || stopped_by_clock) {
+            const int64_t ne = epoch_end ? e + 1 : e, ni_ = epoch_end ? 0 : idx + 1;
+            if (save_checkpoint(t, &c, step, ne, ni_, step == total || stopped_by_clock) != VE_OK)
+                goto fail;
+        }
+        if (epoch_end || step == total || stopped_by_clock) {
+            char title[160], csvp[TC_PATH + 64];
+            snprintf(title, sizeof title, "%s: loss (0.2 CE + 0.8 Dice)", preset.name);
+            if (loss_plot_from_csv(in_run(&c, "loss.png", p, sizeof p), title,
+                                   in_run(&c, "log.csv", csvp, sizeof csvp), NULL) != VE_OK)
+                train_progress_note(bar, "loss curve not drawn: %s", ve_error());
+        }
+        if (stopped_by_clock) {
+            train_progress_note(bar, "stopping after %.1f minutes (train.max_minutes) at step %lld",
+                                (now - t_start) / 60.0, (long long)step);
+            break;
+        }
+    }
+    train_progress_finish(bar);
+    bar = NULL;
+    fprintf(stderr, "done: %lld steps; model in %s/model.safetensors and model.pth\n",
+            (long long)step, c.output);
+    rc = 0;
+    goto done;
+fail:
+    if (bar) train_progress_finish(bar);
+    bar = NULL;
+    fprintf(stderr, "vksamed train: %s\n", ve_error());
+    rc = 1;
+done:
+    if (bar) train_progress_finish(bar);
+    train_csv_close(csv);
+    ve_loader_destroy(ld);
+    sam_trainer_destroy(t);
+    if (base) ve_checkpoint_close(base);
+    if (lora) ve_checkpoint_close(lora);
+    if (state) ve_checkpoint_close(state);
+    ve_slice_set_free(&train);
+    free(images), free(labels);
+    if (dev && ve_device_close(dev) != 0 && rc == 0) rc = 1;
+    train_config_free(&c);
+    return rc;
+}
