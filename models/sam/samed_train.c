@@ -256,8 +256,11 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-static int write_list(const char *path, const tensor_list *l, int n_meta, const char *const *keys,
+static int write_list(const char *path, tensor_list *l, int n_meta, const char *const *keys,
                       const char *const *values) {
+    /* The shape rows moved with every realloc: point at them only now. */
+    for (int i = 0; i < l->n; i++)
+        l->t[i].shape = l->shape[i];
     if (ends_with(path, ".pth")) {
         if (n_meta) return ve_fail("%s: a training state is written as .safetensors", path);
         return ve_pth_write(path, l->n, l->t);

@@ -171,7 +171,7 @@ static void random_blobs(uint64_t *st, uint8_t *m, int d, int h, int w, int coun
                     m[((size_t)z * h + y) * w + x] = 1;
     }
     /* speckle: a few single voxels on or off */
-    for (int k = 0; k < 3; k++)
+    for (int k = tu_int(st, 0, 3); k > 0; k--)
         m[tu_int(st, 0, d * h * w - 1)] ^= 1;
 }
 
