@@ -25,8 +25,8 @@ int cmd_devices(int argc, char **argv) {
                (d->api_version >> 12) & 0x3ff, d->api_version & 0xfff);
         printf("    driver %s: %s\n", d->driver_name, d->driver_info);
         printf("    kernel family: %s\n", d->device_class == VE_CLASS_CPU
-                                               ? "cpu (register-blocked, texel buffers)"
-                                               : "gpu (shared-memory tiles)");
+                                              ? "cpu (register-blocked, texel buffers)"
+                                              : "gpu (shared-memory tiles)");
         printf("    device-local memory %.1f GiB, max allocation %.1f GiB\n",
                (double)d->device_local_bytes / (1 << 30),
                (double)d->max_allocation_size / (1 << 30));

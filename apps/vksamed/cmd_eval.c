@@ -228,9 +228,7 @@ int cmd_eval(int argc, char **argv) {
     case_result *res = NULL;
     int n_res = 0;
     char *json = NULL;
-    if (run_preset(&c, &p) != VE_OK || run_make_dir(dir) != VE_OK ||
-        (overlays && run_make_dir(sub) != VE_OK))
-        goto fail;
+    if (run_preset(&c, &p) != VE_OK) goto fail;
     if (run_load_split(&c, &c.test, "test", &set) != VE_OK) goto fail;
     if (!(model = ve_checkpoint_open(mp))) goto fail;
     const int is_lora = ve_checkpoint_find(model, "w_a_000") != NULL;
@@ -241,6 +239,8 @@ int cmd_eval(int argc, char **argv) {
         }
         if (!(basek = ve_checkpoint_open(c.checkpoint))) goto fail;
     }
+    /* Inputs are good: now the output folder. */
+    if (run_make_dir(dir) != VE_OK || (overlays && run_make_dir(sub) != VE_OK)) goto fail;
     if (!(dev = ve_device_open(dev_sel))) goto fail;
     pd.S = c.image_size;
     pd.M = c.classes + 1;

@@ -121,17 +121,18 @@ int cmd_train(int argc, char **argv) {
     float *images = NULL, *labels = NULL;
     sam_preset preset;
     sam_train_opts o;
-    if (run_preset(&c, &preset) != VE_OK || run_make_dir(c.output) != VE_OK) goto fail;
-    if (resume) {
-        state = ve_checkpoint_open(in_run(&c, "state.safetensors", p, sizeof p));
-        if (!state) {
-            ve_fail_context("--resume: ");
-            goto fail;
-        }
-    } else if (train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK) {
+    /* Everything that can fail on bad input is checked before the run folder is touched. */
+    if (run_preset(&c, &preset) != VE_OK) goto fail;
+    if (resume && !(state = ve_checkpoint_open(in_run(&c, "state.safetensors", p, sizeof p)))) {
+        ve_fail_context("--resume: ");
         goto fail;
     }
+    if (c.checkpoint[0] && !(base = ve_checkpoint_open(c.checkpoint))) goto fail;
+    if (c.lora[0] && !(lora = ve_checkpoint_open(c.lora))) goto fail;
     if (run_load_split(&c, &c.train, "train", &train) != VE_OK) goto fail;
+    if (run_make_dir(c.output) != VE_OK ||
+        (!resume && train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK))
+        goto fail;
     dev = ve_device_open(dev_sel);
     if (!dev) goto fail;
 
@@ -149,6 +150,11 @@ int cmd_train(int argc, char **argv) {
     if (!t) goto fail;
 
     int64_t step = 0, epoch = 0, index = 0;
+    /* A resumed run starts like a new one (the base checkpoint, the LoRA file, the same seeded
+     * fresh init: frozen tensors are not in the state), then takes the state's trainables,
+     * moments and position. */
+    sam_init_report rep;
+    if (sam_trainer_init_weights(t, base, lora, c.seed, &rep) != VE_OK) goto fail;
     if (state) {
         int ok = 1;
         step = meta_int(state, "step", &ok);
@@ -161,11 +167,9 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         }
         if (sam_trainer_load_state(t, state) != VE_OK) goto fail;
+        fprintf(stderr, "resuming at step %lld (epoch %lld, batch %lld)\n", (long long)step,
+                (long long)epoch, (long long)index);
     } else {
-        if (c.checkpoint[0] && !(base = ve_checkpoint_open(c.checkpoint))) goto fail;
-        if (c.lora[0] && !(lora = ve_checkpoint_open(c.lora))) goto fail;
-        sam_init_report rep;
-        if (sam_trainer_init_weights(t, base, lora, c.seed, &rep) != VE_OK) goto fail;
         fprintf(stderr, "weights: %d tensors from %s, %d from %s, %d freshly initialised\n",
                 rep.from_base, base ? c.checkpoint : "(no checkpoint)", rep.from_lora,
                 lora ? c.lora : "(no LoRA file)", rep.fresh);

@@ -7,14 +7,14 @@
 
 #include "status.h"
 
-static int check_labels(const ve_slice_set *s, int classes, const char *what) {
+static int check_labels(const ve_slice_set *s, int classes) {
     for (int i = 0; i < s->n; i++) {
         const size_t n = (size_t)s->s[i].h * (size_t)s->s[i].w;
         for (size_t j = 0; j < n; j++)
             if (s->s[i].label[j] > classes)
-                return ve_fail("%s data: %s: label value %d at pixel (%zu, %zu), but the model "
-                               "has %d classes (values 0..%d)",
-                               what, s->s[i].name, s->s[i].label[j], j % (size_t)s->s[i].w,
+                return ve_fail("%s: label value %d at pixel (%zu, %zu), but the model has %d "
+                               "classes (values 0..%d)",
+                               s->s[i].name, s->s[i].label[j], j % (size_t)s->s[i].w,
                                j / (size_t)s->s[i].w, classes, classes);
     }
     return VE_OK;
@@ -53,7 +53,7 @@ int run_load_split(const train_config *c, const tc_split *sp, const char *what, 
         break;
     }
     if (rc == VE_OK && out->n == 0) rc = ve_fail("%s data: no samples", what);
-    if (rc == VE_OK) rc = check_labels(out, c->classes, what);
+    if (rc == VE_OK) rc = check_labels(out, c->classes);
     if (rc != VE_OK) {
         ve_slice_set_free(out);
         return ve_fail_context("%s data: ", what);

@@ -1,37 +1,46 @@
-"""Writes the training-step parity fixture: one SAMed training step (SAM_SPEC.md section 5) of
-the tiny preset in PyTorch, for the engine's test_train_parity.
+"""Writes the training-step parity fixtures: SAMed training steps (SAM_SPEC.md section 5) of the
+tiny preset in PyTorch, for the engine's test_train_parity. Two cases share every step but the
+model set-up:
 
-The step: S = 512, batch 2, 9 mask outputs (8 classes + background), SAMed's LoRA (r = 4) on
-every encoder block's qkv, the base encoder frozen, prompt encoder and mask decoder trainable,
-no prompts (sparse empty, dense = no_mask_embed), all 9 low-res masks [2, 9, 128, 128] into
-loss = 0.2 * CE + 0.8 * Dice (seg_loss_check.torch_loss, the formula the engine implements)
-against a label map [2, 128, 128], backward, then AdamW (lr 1e-3, betas (0.9, 0.999), eps 1e-8,
-weight decay 0.1) over exactly the trainable tensors; a second step (lr 2e-3) checks the step
-counter (bias correction of step 2).
+  LoRA (prefix train_):      S = 512, SAMed's LoRA (r = 4) on every encoder block's qkv, the base
+                             encoder frozen, prompt encoder and mask decoder trainable
+  full (prefix train_full_): S = 256, every parameter trainable (what training without a SAM
+                             checkpoint does), the image encoder included; the token grid 16 is
+                             not a multiple of the window 14, so windowed blocks pad it to 28
 
-Files in OUTDIR (.npy are float32):
-  train_base.pth           the SAM state dict (official keys), built as SAMed loads a 1024
-                           checkpoint at S = 512 (resize_state_dict + load_matching, 9 mask
+Both: batch 2, 9 mask outputs (8 classes + background), no prompts (sparse empty, dense =
+no_mask_embed), all 9 low-res masks [2, 9, 4g, 4g] (g = S / 16) into loss = 0.2 * CE + 0.8 * Dice
+(seg_loss_check.torch_loss, the formula the engine implements) against a label map [2, 4g, 4g],
+backward, then AdamW (lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.1) over exactly the
+trainable tensors; a second step (lr 2e-3) checks the step counter (bias correction of step 2).
+
+Files in OUTDIR (.npy are float32), P the case's prefix:
+  train_base.pth           LoRA case: the SAM state dict (official keys), built as SAMed loads a
+                           1024 checkpoint at S = 512 (resize_state_dict + load_matching, 9 mask
                            tokens): the same convention as dump_sam.py's samed_parity_512.pth
-  train_lora.pth           SAMed's LoRA file: w_a_000.., w_b_000.. (q, v of each block), then
-                           every prompt_encoder.* and mask_decoder.* tensor (equal to the base's);
-                           A Kaiming-uniform, B random (scale 0.05) so that A gets gradients
-  train_images.npy         [2, 3, 512, 512] input (already normalised: SAMed's mean 0, std 1)
-  train_labels.npy         [2, 128, 128] class indices 0..8, every class in each image
-  train_logits.npy         [2, 9, 128, 128] the low-res mask logits of the first forward
-  train_loss.npy, train_ce.npy, train_dice.npy           [1] step 1 (train_loss2.npy: step 2)
-  train_grads.txt          one line per trainable tensor in LoRA-file order (the Gaussian PE
-                           matrix is a buffer, not listed): "+ key" has a gradient, "- key" has
+  train_lora.pth           LoRA case: SAMed's LoRA file: w_a_000.., w_b_000.. (q, v of each
+                           block), then every prompt_encoder.* and mask_decoder.* tensor (equal to
+                           the base's); A Kaiming-uniform, B random (scale 0.05) so that A gets
+                           gradients
+  train_full_base.pth      full case: a random SAM state dict at S = 256 with 9 mask tokens
+  P images.npy             [2, 3, S, S] input (already normalised: SAMed's mean 0, std 1)
+  P labels.npy             [2, 4g, 4g] class indices 0..8, every class in each image
+  P logits.npy             [2, 9, 4g, 4g] the low-res mask logits of the first forward
+  P loss.npy, P ce.npy, P dice.npy      [1] step 1 (P loss2.npy: step 2)
+  P grads.txt              one line per trainable tensor in the model file's order (the Gaussian
+                           PE matrix is a buffer, not listed): "+ key" has a gradient, "- key" has
                            none (PyTorch's None: unchanged by AdamW, decay included)
-  train_grad_<key>.npy     d loss / d tensor of step 1, for the "+" keys
-  train_after_<key>.npy    every trainable tensor after AdamW step 1 (lr 1e-3)
-  train_after2_<key>.npy   ... after step 2 (lr 2e-3; forward/backward again on the same batch)
-  train_zero_grads.txt     "+" keys whose exact gradient is 0 (k_proj biases: softmax ignores a
-                           shift shared by all keys): their gradient is rounding noise on both
-                           sides (|g| ~ 1e-11 here), so compare it with an absolute tolerance;
-                           AdamW turns noise g into a step of lr * g / (|g| + eps), up to lr, so
-                           their after-step values need an absolute tolerance of about
-                           lr * |noise| / eps per step (or skip them)
+  P grad_<key>.npy         d loss / d tensor of step 1, for the "+" keys
+  P after_<key>.npy        every trainable tensor after AdamW step 1 (lr 1e-3)
+  P after2_<key>.npy       ... after step 2 (lr 2e-3; forward/backward again on the same batch)
+  P zero_grads.txt         gradients that are 0 in exact arithmetic, one per line: "key" (the
+                           whole tensor: the decoder's k_proj biases) or "key start count" (that
+                           flat range: the key third of an encoder qkv bias), because softmax
+                           ignores a shift shared by all keys. Both sides hold rounding noise
+                           there (|g| ~ 1e-11), so compare it with an absolute tolerance; AdamW
+                           turns noise g into a step of lr * g / (|g| + eps), up to lr, so the
+                           after-step values there need an absolute tolerance of about lr per
+                           step (or skip them)
 
 usage: /usr/bin/python3 dump_train.py OUTDIR
 """
@@ -51,7 +60,8 @@ import sam_model as sm
 from dump_sam import save
 from seg_loss_check import torch_loss
 
-PRESET, SIZE, BATCH, OUTPUTS, RANK = "tiny", 512, 2, 9, 4  # 9 outputs: 8 classes + background
+PRESET, BATCH, OUTPUTS, RANK = "tiny", 2, 9, 4  # 9 outputs: 8 classes + background
+LORA_SIZE, FULL_SIZE = 512, 256
 LR1, LR2, BETAS, EPS, WD = 1e-3, 2e-3, (0.9, 0.999), 1e-8, 0.1
 W_CE, W_DICE = 0.2, 0.8
 
@@ -82,26 +92,27 @@ def make_labels(g, side):
     return labels
 
 
-def make_images(g, labels):
+def make_images(g, labels, size):
     """An image whose structures follow the labels (per-class intensity at S, nearest from the
     low-res map), smoothed noise on top, channels slightly different, mean 0 and std 1."""
-    lab = torch.nn.functional.interpolate(labels[:, None], size=(SIZE, SIZE), mode="nearest")
+    lab = torch.nn.functional.interpolate(labels[:, None], size=(size, size), mode="nearest")
     level = torch.randn(OUTPUTS, generator=g)
     base = level[lab.long()]
-    noise = torch.randn(BATCH, 3, SIZE // 4, SIZE // 4, generator=g)
-    noise = torch.nn.functional.interpolate(noise, size=(SIZE, SIZE), mode="bilinear",
+    noise = torch.randn(BATCH, 3, size // 4, size // 4, generator=g)
+    noise = torch.nn.functional.interpolate(noise, size=(size, size), mode="bilinear",
                                             align_corners=False)
-    img = base + 0.3 * noise + 0.1 * torch.randn(BATCH, 3, SIZE, SIZE, generator=g)
+    img = base + 0.3 * noise + 0.1 * torch.randn(BATCH, 3, size, size, generator=g)
     return (img - img.mean()) / img.std()
 
 
-def build(out):
-    """The base model (saved), then SAMed's LoRA on it (saved): returns sam, {key: param}."""
+def build_lora(out):
+    """The LoRA case's base model (saved), then SAMed's LoRA on it (saved): returns sam and
+    {key: param} of the trainables in the LoRA file's order."""
     torch.manual_seed(3)
     sam1024 = sm.Sam(PRESET, 1024)
     sm.randomize(sam1024, seed=31)
-    sam = sm.Sam(PRESET, SIZE, OUTPUTS)
-    fresh = sm.load_matching(sam, sm.resize_state_dict(sam1024.state_dict(), SIZE, PRESET))
+    sam = sm.Sam(PRESET, LORA_SIZE, OUTPUTS)
+    fresh = sm.load_matching(sam, sm.resize_state_dict(sam1024.state_dict(), LORA_SIZE, PRESET))
     assert "mask_decoder.mask_tokens.weight" in fresh, fresh
     torch.save(sam.state_dict(), os.path.join(out, "train_base.pth"))
     for p in sam.image_encoder.parameters():
@@ -120,16 +131,33 @@ def build(out):
             trainable[k] = v
         elif k in params:  # not the Gaussian PE buffer
             trainable[k] = params[k]
-    for k, v in trainable.items():
-        assert v.requires_grad, k
     return sam, trainable
 
 
-def step(sam, images, labels, batch=BATCH):
+def build_full(out):
+    """The full case's model at S = 256 (saved): every parameter trainable, in state dict order.
+    Checks that the reference's windowed blocks pad the grid as the engine's do."""
+    torch.manual_seed(4)
+    sam = sm.Sam(PRESET, FULL_SIZE, OUTPUTS)
+    sm.randomize(sam, seed=41)
+    torch.save(sam.state_dict(), os.path.join(out, "train_full_base.pth"))
+    p = sm.load_preset(PRESET)
+    grid, ws = FULL_SIZE // p["patch_size"], p["window_size"]
+    _, padded = sm.window_partition(torch.zeros(1, grid, grid, 1), ws)
+    assert padded == ((grid + ws - 1) // ws * ws,) * 2 and padded[0] != grid, (grid, ws, padded)
+    print(f"dump_train.py: full case: token grid {grid} padded to {padded[0]} in the windowed "
+          f"blocks (window {ws})")
+    params = dict(sam.named_parameters())
+    trainable = {k: params[k] for k in sam.state_dict() if k in params}
+    assert len(trainable) == len(params)
+    return sam, trainable
+
+
+def step(sam, images, labels):
     """Forward, loss, backward: returns (logits, loss, ce, dice)."""
     sam.zero_grad(set_to_none=True)
     emb = sam.image_encoder(images)
-    sparse, dense = sam.prompt_encoder(batch=batch)
+    sparse, dense = sam.prompt_encoder(batch=images.shape[0])
     logits, _ = sam.mask_decoder(emb, sam.prompt_encoder.get_dense_pe(), sparse, dense)
     loss, ce, dice = torch_loss(logits, labels, OUTPUTS, W_CE, W_DICE)
     loss.backward()
@@ -147,33 +175,52 @@ def report_grads(trainable):
         print(f"  max |grad| {grp:45s} {m:.3e}")
 
 
-def main(out):
-    os.makedirs(out, exist_ok=True)
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(33)
-    labels = make_labels(g, SIZE // 4)
-    images = make_images(g, labels)
-    save(out, "train_images", images)
-    save(out, "train_labels", labels)
-    sam, trainable = build(out)
+def zero_grads(trainable):
+    """The lines of zero_grads.txt: (key,) or (key, start, count), and the largest |gradient|
+    PyTorch has there (rounding noise)."""
+    lines, noise = [], 0.0
+    for k, p in trainable.items():
+        if p.grad is None:
+            continue
+        if k.endswith("k_proj.bias"):
+            lines.append((k,))
+            noise = max(noise, p.grad.abs().max().item())
+        elif k.startswith("image_encoder.") and k.endswith("attn.qkv.bias"):
+            d = p.shape[0] // 3
+            lines.append((k, d, d))
+            noise = max(noise, p.grad[d:2 * d].abs().max().item())
+    return lines, noise
+
+
+def run_case(out, prefix, sam, trainable, size, seed):
+    """The batch, two training steps and every file of one case (names start with prefix)."""
+    for k, v in trainable.items():
+        assert v.requires_grad, k
+    g = torch.Generator().manual_seed(seed)
+    labels = make_labels(g, 4 * size // 16)
+    images = make_images(g, labels, size)
+    save(out, prefix + "images", images)
+    save(out, prefix + "labels", labels)
 
     logits, loss, ce, dice = step(sam, images, labels)
-    save(out, "train_logits", logits)
+    save(out, prefix + "logits", logits)
     for name, v in (("loss", loss), ("ce", ce), ("dice", dice)):
-        save(out, "train_" + name, v.reshape(1))
-    print(f"dump_train.py: loss {loss.item():.6f} (ce {ce.item():.6f}, dice {dice.item():.6f})")
+        save(out, prefix + name, v.reshape(1))
+    print(f"dump_train.py: {prefix}*: loss {loss.item():.6f} (ce {ce.item():.6f}, "
+          f"dice {dice.item():.6f})")
     report_grads(trainable)
-    zero = [k for k in trainable if k.endswith("k_proj.bias")]
-    with open(os.path.join(out, "train_grads.txt"), "w") as f:
+    with open(os.path.join(out, prefix + "grads.txt"), "w") as f:
         for k, p in trainable.items():
             f.write(f"{'+' if p.grad is not None else '-'} {k}\n")
             if p.grad is not None:
-                save(out, f"train_grad_{k}", p.grad)
-    with open(os.path.join(out, "train_zero_grads.txt"), "w") as f:
-        f.writelines(f"{k}\n" for k in zero if trainable[k].grad is not None)
+                save(out, f"{prefix}grad_{k}", p.grad)
+    zero, noise = zero_grads(trainable)
+    with open(os.path.join(out, prefix + "zero_grads.txt"), "w") as f:
+        f.writelines(" ".join(str(x) for x in z) + "\n" for z in zero)
     no_grad = [k for k, p in trainable.items() if p.grad is None]
     print(f"  {len(trainable) - len(no_grad)} tensors with a gradient, {len(no_grad)} without "
-          f"(e.g. {', '.join(no_grad[:2])})")
+          f"(e.g. {', '.join(no_grad[:2])}); {len(zero)} zero in exact arithmetic (noise "
+          f"{noise:.2g})")
 
     opt = torch.optim.AdamW(list(trainable.values()), lr=LR1, betas=BETAS, eps=EPS,
                             weight_decay=WD)
@@ -181,16 +228,26 @@ def main(out):
     opt.step()
     for k, p in trainable.items():
         assert p.grad is not None or torch.equal(p, before[k]), k
-        save(out, f"train_after_{k}", p)
+        save(out, f"{prefix}after_{k}", p)
 
     _, loss2, _, _ = step(sam, images, labels)
-    save(out, "train_loss2", loss2.reshape(1))
+    save(out, prefix + "loss2", loss2.reshape(1))
     for grp in opt.param_groups:
         grp["lr"] = LR2
     opt.step()
     for k, p in trainable.items():
-        save(out, f"train_after2_{k}", p)
-    print(f"dump_train.py: step 2 loss {loss2.item():.6f}; wrote the training fixture to {out}")
+        save(out, f"{prefix}after2_{k}", p)
+    print(f"dump_train.py: {prefix}*: step 2 loss {loss2.item():.6f}")
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    sam, trainable = build_lora(out)
+    run_case(out, "train_", sam, trainable, LORA_SIZE, 33)
+    sam, trainable = build_full(out)
+    run_case(out, "train_full_", sam, trainable, FULL_SIZE, 34)
+    print(f"dump_train.py: wrote the training fixtures to {out}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# train_test.sh CASE VKSAMED SRC DIR [PYTHON] — `vksamed train` / `vksamed eval` end to end on the
+# built-in brain task (DATA.md; real MRI from mricron-data), shortened to a few steps.
+#   main:    the main job in small: train (batch 4, 1 epoch), eval; every output file exists and
+#            is well-formed (tests/cli/check_train_run.py), and the loss went down.
+#   resume:  2 epochs straight vs 1 epoch then --resume to 2: log.csv identical in every column
+#            but the timing ones, and identical final weights.
+#   lora:    a SAMed LoRA run from a tiny SAM checkpoint (the parity fixture), its .pth export
+#            loaded back by `vksamed eval` and `vksamed segment --lora`.
+#   errors:  bad configs and overrides fail cleanly, naming the key, and write nothing.
+set -u
+case=$1 vk=$2 src=$3 dir=$4 py=${5:-/usr/bin/python3}
+cfg=$src/configs/brain.yaml
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+# A small brain run: 4 x 4 = 16 training slices (3 runs of 4... as whole slabs), test as in DATA.md.
+small() {
+    "$vk" train "$cfg" train.batch=4 train.warmup=5 train.save_every=1 "$@"
+}
+case $case in
+main)
+    small train.epochs=1 output=run || fail "train exited $?"
+    "$vk" eval "$cfg" output=run > eval.txt || fail "eval exited $?"
+    cat eval.txt
+    grep -q "mean Dice" eval.txt || fail "no mean Dice line"
+    "$py" "$src/tests/cli/check_train_run.py" run 29 30 || fail "outputs malformed"
+    ;;
+resume)
+    small train.epochs=2 output=a || fail "straight run exited $?"
+    small train.epochs=2 train.stop_epoch=1 output=b || fail "first half exited $?"
+    small train.epochs=2 train.stop_epoch=2 output=b --resume || fail "resume exited $?"
+    # Same steps, epochs, learning rates and losses to the last digit the CSV shows.
+    cut -d, -f1-6 a/log.csv > a.cols && cut -d, -f1-6 b/log.csv > b.cols
+    [ "$(wc -l < a.cols)" -eq 59 ] || fail "expected 58 steps + header in a/log.csv"
+    cmp a.cols b.cols || { diff a.cols b.cols | head; fail "resumed loss curve differs"; }
+    "$py" "$src/tests/cli/check_train_run.py" --same-weights a/model.safetensors \
+        b/model.safetensors || fail "resumed weights differ"
+    echo "resume exact: $(($(wc -l < a.cols) - 1)) steps identical"
+    ;;
+lora)
+    base=$6
+    [ -f "$base" ] || { echo "skipped: $base missing (the fixture needs python3-torch)"; exit 77; }
+    "$vk" train "$cfg" model.preset=tiny model.checkpoint="$base" model.finetune=lora \
+        model.image_size=256 train.batch=2 train.epochs=1 train.warmup=2 output=lora \
+        data.train='[{image: /usr/share/mricron/templates/ch2.nii.gz, label: /usr/share/mricron/templates/aal.nii.gz, slices: "60-65"}]' \
+        || fail "LoRA train exited $?"
+    "$py" "$src/tests/cli/check_train_run.py" --lora lora/model.pth 6 || fail "bad LoRA export"
+    "$vk" eval "$cfg" model.preset=tiny model.checkpoint="$base" model.finetune=lora \
+        model.image_size=256 output=lora --model lora/model.pth --no-overlays > eval.txt ||
+        fail "eval of the LoRA export exited $?"
+    grep -q "mean Dice" eval.txt || fail "no mean Dice line"
+    "$vk" segment --checkpoint "$base" --lora lora/model.pth --classes 8 --size 256 \
+        --image /usr/share/mricron/templates/ch2.nii.gz --slice 80 --out seg.png ||
+        fail "segment with the LoRA export exited $?"
+    [ -s seg.png ] || fail "no seg.png"
+    ;;
+errors)
+    expect_fail() {
+        local want=$1; shift
+        out=$("$vk" "$@" 2>&1); rc=$?
+        echo "$out" | tail -2
+        [ $rc -eq 1 ] || [ $rc -eq 2 ] || fail "exit $rc for: $*"
+        echo "$out" | grep -qE "$want" || fail "message does not match '$want': $*"
+    }
+    expect_fail "train.bacth: unknown key" train "$cfg" train.bacth=2 output=e1
+    expect_fail "cannot open|No such file|not found" train /nonexistent.yaml
+    expect_fail "model.checkpoint|/nonexistent.pth" train "$cfg" model.checkpoint=/nonexistent.pth model.finetune=lora output=e2
+    expect_fail "state.safetensors" train "$cfg" output=e3 --resume
+    expect_fail "model.safetensors" eval "$cfg" output=e4
+    printf 'model: {preset: brain, classes: 2}\ntrain: {batch: 2}\ndata:\n  format: nifti\n  train: [{image: /usr/share/mricron/templates/ch2.nii.gz, label: /usr/share/mricron/templates/aal.nii.gz, slices: "60-61"}]\noutput: e5\n' > two.yaml
+    expect_fail "label value [0-9]+ .* 2 classes" train two.yaml
+    for d in e1 e2 e4; do [ ! -e $d ] || [ -z "$(ls -A $d)" ] || fail "$d was written"; done
+    ;;
+*) fail "unknown case $case" ;;
+esac
+echo "PASS $case"

@@ -1,0 +1,20 @@
+# `vksamed train` / `vksamed eval` end to end on the built-in brain task (real MRI from
+# mricron-data), shortened: tests/cli/train_test.sh. The LoRA case starts from the tiny SAM the
+# training-parity fixture writes.
+set(TRAIN_PY /usr/bin/python3)
+if(VKSAMED_TORCH_PYTHON)
+  set(TRAIN_PY ${VKSAMED_TORCH_PYTHON})
+endif()
+if(EXISTS /usr/share/mricron/templates/ch2.nii.gz)
+  foreach(c main resume lora errors)
+    add_test(NAME cli_train_${c}
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/train_test.sh ${c} $<TARGET_FILE:vksamed>
+                     ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/train_cli/${c} ${TRAIN_PY}
+                     ${VKSAMED_PARITY_DIR}/train_base.pth)
+    set_tests_properties(cli_train_${c} PROPERTIES LABELS cli TIMEOUT 600 SKIP_RETURN_CODE 77
+                         ENVIRONMENT "VKSAMED_VALIDATION=1")
+  endforeach()
+  if(VKSAMED_TORCH_PYTHON)
+    set_tests_properties(cli_train_lora PROPERTIES FIXTURES_REQUIRED parity_train)
+  endif()
+endif()
