@@ -27,7 +27,7 @@
 
 static int usage(void) {
     fprintf(stderr, "usage: vksamed train CONFIG.yaml [section.key=value ...] [--resume] "
-                    "[--device SEL]\n"
+                    "[--device SEL] [--checkpoint SAM.pth] [--lora SAMED_LORA.pth]\n"
                     "  trains as CONFIG says (keys: docs/config.md); key=value overrides a key,\n"
                     "  e.g. train.epochs=2 output=/tmp/run; --resume continues the run in the\n"
                     "  output folder from its last checkpoint (state.safetensors)\n");
@@ -65,8 +65,12 @@ static int64_t meta_int(ve_checkpoint *ck, const char *key, int *ok) {
     return x;
 }
 
+static int takes_value(const char *flag) {
+    return !strcmp(flag, "--device") || !strcmp(flag, "--checkpoint") || !strcmp(flag, "--lora");
+}
+
 int cmd_train(int argc, char **argv) {
-    const char *cfg_path = NULL, *dev_sel = NULL;
+    const char *cfg_path = NULL, *dev_sel = NULL, *ckpt = NULL, *lora_file = NULL;
     int resume = 0;
     train_config c;
     memset(&c, 0, sizeof c);
@@ -75,6 +79,10 @@ int cmd_train(int argc, char **argv) {
             resume = 1;
         else if (!strcmp(argv[i], "--device") && i + 1 < argc)
             dev_sel = argv[++i];
+        else if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc)
+            ckpt = argv[++i];
+        else if (!strcmp(argv[i], "--lora") && i + 1 < argc)
+            lora_file = argv[++i];
         else if (argv[i][0] == '-')
             return usage();
         else if (!cfg_path)
@@ -88,14 +96,24 @@ int cmd_train(int argc, char **argv) {
         train_config_free(&c);
         return 2;
     }
-    for (int i = 1; i < argc; i++)
-        if (argv[i] != cfg_path && argv[i][0] != '-' && strchr(argv[i], '=') &&
-            (i == 0 || strcmp(argv[i - 1], "--device")))
-            if (train_config_set(&c, argv[i]) != VE_OK) {
-                fprintf(stderr, "vksamed train: %s\n", ve_error());
-                train_config_free(&c);
-                return 2;
-            }
+    /* --checkpoint / --lora are model.checkpoint= / model.lora= (a SAMed LoRA .pth to start
+     * from); key=value arguments follow in order. */
+    char sets[2][TC_PATH + 32];
+    snprintf(sets[0], sizeof sets[0], "model.checkpoint=%s", ckpt ? ckpt : "");
+    snprintf(sets[1], sizeof sets[1], "model.lora=%s", lora_file ? lora_file : "");
+    for (int i = -2; i < argc; i++) {
+        const char *a = i == -2   ? (ckpt ? sets[0] : NULL)
+                        : i == -1 ? (lora_file ? sets[1] : NULL)
+                                  : argv[i];
+        if (!a || (i >= 0 && (a == cfg_path || a[0] == '-' || !strchr(a, '=') ||
+                              (i > 0 && takes_value(argv[i - 1])))))
+            continue;
+        if (train_config_set(&c, a) != VE_OK) {
+            fprintf(stderr, "vksamed train: %s\n", ve_error());
+            train_config_free(&c);
+            return 2;
+        }
+    }
     if (train_config_validate(&c) != VE_OK) {
         fprintf(stderr, "vksamed train: %s\n", ve_error());
         train_config_free(&c);

@@ -106,7 +106,7 @@ def write_atomic(path, text):
 
 
 def train(cfg, model, images, labels, args, out):
-    """Trains model in place; returns (steps, training seconds, rows of the log)."""
+    """Trains model in place; returns (steps, training seconds)."""
     S, B, K = cfg["image_size"], cfg["batch"], cfg["classes"] + 1
     aug.PIPE_S, aug.PIPE_LOW = S, S // 4  # augment_reference.samed's output sides
     n = len(images)
@@ -125,7 +125,6 @@ def train(cfg, model, images, labels, args, out):
           f"{cfg['epochs']} ({total} steps); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads", flush=True)
     limit = cfg["max_minutes"] * 60.0
-    rows = [CSV_HEADER]
     log = open(os.path.join(out, "log.csv"), "w")
     log.write(CSV_HEADER + "\n")
     step, t_start = 0, time.perf_counter()
@@ -154,7 +153,6 @@ def train(cfg, model, images, labels, args, out):
                 now - t_start)
             log.write(row + "\n")
             log.flush()
-            rows.append(row)
             t_prev = now
             ep_loss.append(loss.item())
             if limit > 0 and now - t_start > limit:
@@ -167,7 +165,7 @@ def train(cfg, model, images, labels, args, out):
             print(f"stopping after {el / 60:.1f} minutes at step {step}")
             break
     log.close()
-    return step, time.perf_counter() - t_start, rows
+    return step, time.perf_counter() - t_start
 
 
 def predict(model, images, S):
@@ -260,7 +258,7 @@ def main():
     torch.manual_seed(cfg["seed"])
     model = sam_model.Sam(cfg["preset"], cfg["image_size"], cfg["classes"] + 1)
     try:
-        steps, secs, _ = train(cfg, model, tr_images, tr_labels, args, out)
+        steps, secs = train(cfg, model, tr_images, tr_labels, args, out)
     except (brain_data.DataError, FloatingPointError) as e:
         print(f"train_brain_torch.py: {e}", file=sys.stderr)
         return 1
