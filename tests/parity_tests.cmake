@@ -39,9 +39,11 @@ if(VKSAMED_TORCH_PYTHON)
                        ENVIRONMENT "VKSAMED_VALIDATION=1")
 endif()
 
-# One SAMed training step (LoRA r=4, tiny preset, S=512, batch 2, 9 outputs, 0.2 CE + 0.8 Dice,
-# AdamW twice): tests/reference/dump_train.py writes the checkpoints, batch, loss, gradients and
-# the parameters after each step for the engine's training-step parity test, which requires the
+# SAMed training steps (tiny preset, batch 2, 9 outputs, 0.2 CE + 0.8 Dice, AdamW twice) in two
+# cases: LoRA r=4 at S=512, and full fine-tuning (every parameter, the image encoder included) at
+# S=256: tests/reference/dump_train.py writes the checkpoints, batches, losses, gradients and the
+# parameters after each step (and checks in float64 that PyTorch's own float32 result is well
+# inside the test's limits) for the engine's training-step parity test, which requires the
 # fixture parity_train.
 if(VKSAMED_TORCH_PYTHON)
   add_test(NAME parity_train_fixtures
@@ -51,8 +53,9 @@ if(VKSAMED_TORCH_PYTHON)
                        LABELS parity TIMEOUT 600)
 endif()
 
-# One SAMed training step (issue #4): tests/reference/dump_train.py writes the tiny SAM, a SAMed
-# LoRA file with non-zero B, a batch, and PyTorch's loss, gradients and parameters after AdamW.
+# SAMed training steps (issue #4), LoRA and full fine-tuning: tests/reference/dump_train.py writes
+# the tiny SAMs, a SAMed LoRA file with non-zero B, the batches, and PyTorch's losses, gradients
+# and parameters after AdamW.
 target_compile_definitions(test_train_parity PRIVATE VE_PARITY_DIR="${VKSAMED_PARITY_DIR}")
 set_tests_properties(test_train_parity PROPERTIES SKIP_RETURN_CODE 77 LABELS parity)
 if(VKSAMED_TORCH_PYTHON)

@@ -76,9 +76,9 @@ def parse_slices(text, where):
             a, _, b = part.partition("-")
             lo, hi = int(a), int(b) if b else int(a)
         except ValueError:
-            raise DataError(f"{where}: bad slice item {part!r} (want N or A-B)")
+            raise DataError(f"{where}: bad item {part!r} (want N or A-B)")
         if lo < 0 or hi < lo:
-            raise DataError(f"{where}: bad slice range {part!r}")
+            raise DataError(f"{where}: bad range {part!r}")
         out += range(lo, hi + 1)
     if len(set(out)) != len(out):
         raise DataError(f"{where}: a slice index is listed twice")
@@ -128,6 +128,9 @@ def load_config(path):
             c = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as e:
         raise DataError(f"{path}: {e}")
+    if not isinstance(c, dict) or any(not isinstance(c.get(k) or {}, dict)
+                                      for k in ("model", "train", "data")):
+        raise DataError(f"{path}: not a mapping with model, train and data sections")
     base = os.path.dirname(os.path.abspath(path))
     model, train, data = (c.get(k) or {} for k in ("model", "train", "data"))
     preset = model.get("preset")

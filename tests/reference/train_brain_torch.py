@@ -248,9 +248,9 @@ def main():
             import yaml
             with open(args.config) as f:
                 out = (yaml.safe_load(f).get("output") or "runs/run") + "_torch"
-        os.makedirs(out, exist_ok=True)
         tr_images, tr_labels, _, _ = brain_data.load_split(cfg, "train")
         te_images, te_labels, te_cases, te_names = brain_data.load_split(cfg, "test")
+        os.makedirs(out, exist_ok=True)
     except (brain_data.DataError, OSError) as e:
         print(f"train_brain_torch.py: {e}", file=sys.stderr)
         return 2

@@ -155,16 +155,16 @@ static int read_keys(sam_trainer *t, const train_case *c, kinfo *keys) {
         long long z0 = 0, zn = -1;
         int got = sscanf(line, "%199s %lld %lld", key, &z0, &zn);
         if (got < 1) continue;
-        int found = 0;
-        for (int i = 0; i < nk; i++) {
-            if (strcmp(keys[i].key, key)) continue;
-            found = 1;
-            if (got == 1) z0 = 0, zn = (long long)keys[i].n;
-            tu_check(got != 2 && z0 >= 0 && zn > 0 && (size_t)(z0 + zn) <= keys[i].n, line);
-            if (z0 >= 0 && zn > 0 && (size_t)(z0 + zn) <= keys[i].n)
-                keys[i].z0 = (size_t)z0, keys[i].zn = (size_t)zn;
+        kinfo *k = NULL;
+        for (int i = 0; i < nk && !k; i++)
+            if (!strcmp(keys[i].key, key)) k = &keys[i];
+        if (k && got == 1) zn = (long long)k->n; /* the whole tensor */
+        const int valid = k && got != 2 && z0 >= 0 && zn > 0 && (size_t)(z0 + zn) <= k->n;
+        tu_check(valid, line);
+        if (valid) {
+            k->z0 = (size_t)z0;
+            k->zn = (size_t)zn;
         }
-        tu_check(found, line);
     }
     if (fp) fclose(fp);
     return nk;
