@@ -98,7 +98,8 @@ static int write_overlay(const char *dir, const ve_slice *s, const uint8_t *pred
 typedef struct {
     char name[VE_SLICE_NAME_LEN];
     int classes;
-    ve_seg_metric *m; /* [classes] for classes 1.. */
+    ve_seg_metric *m;       /* [classes] for classes 1.. */
+    unsigned char *present; /* [classes]: the class occurs in the case's ground truth */
 } case_result;
 
 /* Stacks the samples of case k of set into volumes and computes its metrics. */
@@ -114,9 +115,10 @@ static int case_metrics(const ve_slice_set *set, uint8_t *const *pred, int k, in
     const size_t hw = (size_t)h * (size_t)w;
     uint8_t *pv = malloc(hw * (size_t)d), *gv = malloc(hw * (size_t)d);
     r->m = calloc((size_t)classes, sizeof *r->m);
+    r->present = calloc((size_t)classes, 1);
     r->classes = classes;
     snprintf(r->name, sizeof r->name, "%s", set->case_names[k]);
-    if (!pv || !gv || !r->m) {
+    if (!pv || !gv || !r->m || !r->present) {
         free(pv), free(gv);
         return ve_fail("out of host memory");
     }
@@ -131,6 +133,8 @@ static int case_metrics(const ve_slice_set *set, uint8_t *const *pred, int k, in
     int rc = VE_OK;
     for (int c = 1; c <= classes && rc == VE_OK; c++)
         rc = ve_seg_metric_class(pv, gv, d, h, w, spacing, c, &r->m[c - 1]);
+    for (size_t i = 0; i < hw * (size_t)d; i++)
+        if (gv[i] >= 1 && gv[i] <= classes) r->present[gv[i] - 1] = 1;
     free(pv), free(gv);
     return rc;
 }
@@ -302,27 +306,30 @@ int cmd_eval(int argc, char **argv) {
         goto fail;
     }
     size_t jl = 0, cl = 0;
-    cl += (size_t)snprintf(csvtext + cl, cap - cl, "case,class,dice,hd95\n");
+    cl += (size_t)snprintf(csvtext + cl, cap - cl, "case,class,dice,hd95,in_ground_truth\n");
     jl += (size_t)snprintf(json + jl, cap - jl, "{\n  \"model\": \"%s\",\n  \"cases\": [\n", mp);
-    printf("%-40s", "case");
+    printf("%-28s", "case");
     for (int k = 1; k <= c.classes; k++)
         printf(" %8s%-3d", "class ", k);
     printf(" %9s\n", "mean");
-    double mean_d = 0, mean_h = 0;
+    double mean_d = 0, mean_h = 0, gt_d = 0;
+    int n_gt = 0;
     double *cls_d = calloc((size_t)c.classes, sizeof(double)),
            *cls_h = calloc((size_t)c.classes, sizeof(double));
     for (int r = 0; r < n_res; r++) {
         double cd = 0, ch = 0;
-        printf("%-40.40s", res[r].name);
+        const char *cn = strrchr(res[r].name, '/');
+        printf("%-28.28s", cn ? cn + 1 : res[r].name);
         jl += (size_t)snprintf(json + jl, cap - jl, "    {\"case\": \"%s\", \"dice\": [",
                                res[r].name);
         for (int k = 0; k < c.classes; k++) {
             const ve_seg_metric *m = &res[r].m[k];
             printf(" %5.3f/%5.1f", m->dice, m->hd95);
-            cl += (size_t)snprintf(csvtext + cl, cap - cl, "\"%s\",%d,%.6f,%.6f\n", res[r].name,
-                                   k + 1, m->dice, m->hd95);
+            cl += (size_t)snprintf(csvtext + cl, cap - cl, "\"%s\",%d,%.6f,%.6f,%d\n", res[r].name,
+                                   k + 1, m->dice, m->hd95, res[r].present[k]);
             jl += (size_t)snprintf(json + jl, cap - jl, "%s%.6f", k ? ", " : "", m->dice);
             cd += m->dice, ch += m->hd95;
+            if (res[r].present[k]) gt_d += m->dice, n_gt++;
             cls_d[k] += m->dice / n_res, cls_h[k] += m->hd95 / n_res;
         }
         jl += (size_t)snprintf(json + jl, cap - jl, "], \"hd95\": [");
@@ -332,7 +339,7 @@ int cmd_eval(int argc, char **argv) {
         printf(" %5.3f/%5.1f\n", cd / c.classes, ch / c.classes);
         mean_d += cd / c.classes / n_res, mean_h += ch / c.classes / n_res;
     }
-    printf("%-40s", "mean over cases");
+    printf("%-28s", "mean over cases");
     jl += (size_t)snprintf(json + jl, cap - jl, "  ],\n  \"class_dice\": [");
     for (int k = 0; k < c.classes; k++) {
         printf(" %5.3f/%5.1f", cls_d[k], cls_h[k]);
@@ -341,13 +348,20 @@ int cmd_eval(int argc, char **argv) {
     jl += (size_t)snprintf(json + jl, cap - jl, "],\n  \"class_hd95\": [");
     for (int k = 0; k < c.classes; k++)
         jl += (size_t)snprintf(json + jl, cap - jl, "%s%.6f", k ? ", " : "", cls_h[k]);
-    jl +=
-        (size_t)snprintf(json + jl, cap - jl,
-                         "],\n  \"mean_dice\": %.6f,\n  \"mean_hd95\": %.6f\n}\n", mean_d, mean_h);
+    if (n_gt) gt_d /= n_gt;
+    jl += (size_t)snprintf(json + jl, cap - jl,
+                           "],\n  \"mean_dice\": %.6f,\n  \"mean_hd95\": %.6f,\n"
+                           "  \"mean_dice_in_ground_truth\": %.6f,\n  \"cells_in_ground_truth\": "
+                           "%d\n}\n",
+                           mean_d, mean_h, gt_d, n_gt);
     printf(" %5.3f/%5.1f\n", mean_d, mean_h);
-    printf("mean Dice %.4f, mean HD95 %.2f (voxels) over %d cases x %d classes (Dice/HD95 per "
-           "cell)\n",
+    printf("mean Dice %.4f, mean HD95 %.2f (voxels) over %d cases x %d classes (SAMed's rule: a "
+           "class absent from both prediction and ground truth scores 0)\n",
            mean_d, mean_h, n_res, c.classes);
+    if (n_gt < n_res * c.classes)
+        printf("mean Dice over the %d of %d case/class cells whose ground truth has the class: "
+               "%.4f\n",
+               n_gt, n_res * c.classes, gt_d);
     free(cls_d), free(cls_h);
     int wr = seg_write_text(sub, csvtext);
     free(csvtext);
@@ -367,7 +381,7 @@ done:
             free(pred[i]);
     free(pred);
     for (int r = 0; r < n_res; r++)
-        free(res[r].m);
+        free(res[r].m), free(res[r].present);
     free(res);
     free(json);
     free(pd.in), free(pd.logits);

@@ -186,18 +186,20 @@ def predict(model, images, S):
 
 
 def evaluate(preds, labels, cases, names, classes):
-    """[case][class-1] = (dice, hd95) over each case's slices stacked in 3-D."""
-    res = []
+    """[case][class-1] = (dice, hd95) over each case's slices stacked in 3-D, and
+    [case][class-1] = whether the ground truth has that class."""
+    res, present = [], []
     for k in range(len(names)):
         p = np.stack([preds[i] for i in range(len(cases)) if cases[i] == k])
         g = np.stack([labels[i] for i in range(len(cases)) if cases[i] == k])
         res.append([tuple(float(v) for v in
                           medpy_reference.metric_percase(p == c, g == c, (1.0, 1.0, 1.0)))
                     for c in range(1, classes + 1)])
-    return res
+        present.append([bool(np.any(g == c)) for c in range(1, classes + 1)])
+    return res, present
 
 
-def report(res, names, classes, out):
+def report(res, present, names, classes, out):
     print(f"{'case':<32}" + "".join(f"   class {c:<3}" for c in range(1, classes + 1)) +
           "        mean")
     for name, r in zip(names, res):
@@ -210,13 +212,22 @@ def report(res, names, classes, out):
     print(f"mean Dice {np.mean(cd):.4f}, mean HD95 {np.mean(ch):.2f} (voxels) over {len(res)} "
           f"cases x {classes} classes (Dice/HD95 per cell; one brain: how well it learns, not "
           "how it generalises)")
+    # SAMed's rule scores a class absent from a case's ground truth 0 when not predicted (1 when
+    # predicted): with absent cells the mean cannot reach 1, so also show the cells with a truth.
+    cells = [r[c][0] for r, p in zip(res, present) for c in range(classes) if p[c]]
+    n_cells = len(res) * classes
+    print(f"{n_cells - len(cells)} of {n_cells} case/class cells have no ground truth (SAMed "
+          f"scores them 0 unless predicted, then 1): mean Dice over the {len(cells)} with "
+          f"ground truth {np.mean(cells) if cells else 0.0:.4f}")
     write_atomic(os.path.join(out, "metrics.csv"), "case,class,dice,hd95\n" + "".join(
         f'"{n}",{c + 1},{r[c][0]:.6f},{r[c][1]:.6f}\n' for n, r in zip(names, res)
         for c in range(classes)))
     return {"cases": [{"case": n, "dice": [d for d, _ in r], "hd95": [h for _, h in r]}
                       for n, r in zip(names, res)],
             "class_dice": cd, "class_hd95": ch, "mean_dice": float(np.mean(cd)),
-            "mean_hd95": float(np.mean(ch))}
+            "mean_hd95": float(np.mean(ch)),
+            "mean_dice_cells_with_truth": float(np.mean(cells)) if cells else 0.0,
+            "cells_without_truth": n_cells - len(cells)}
 
 
 def parse_args():
@@ -269,8 +280,8 @@ def main():
     os.replace(os.path.join(out, "model.pth.tmp"), os.path.join(out, "model.pth"))
     t0 = time.perf_counter()
     preds = predict(model, te_images, cfg["image_size"])
-    res = evaluate(preds, te_labels, te_cases, te_names, cfg["classes"])
-    m = report(res, te_names, cfg["classes"], out)
+    res, present = evaluate(preds, te_labels, te_cases, te_names, cfg["classes"])
+    m = report(res, present, te_names, cfg["classes"], out)
     m.update({"steps": steps, "train_seconds": secs, "images_per_s": ips,
               "threads": args.threads, "torch": torch.__version__,
               "eval_seconds": time.perf_counter() - t0})
