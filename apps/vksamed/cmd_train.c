@@ -120,6 +120,14 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (!dev_sel && c.device[0]) dev_sel = c.device;
+    if (c.nan_policy == 1) {
+        /* AdamW runs in the same submission as the loss, so a non-finite loss has already
+         * reached the weights when the host sees it: skipping needs a split step (issue #7). */
+        fprintf(stderr, "vksamed train: train.nan: skip is not implemented yet; use stop (the "
+                        "run stops at a non-finite loss with its last checkpoint intact)\n");
+        train_config_free(&c);
+        return 2;
+    }
     if (c.finetune == TC_FINETUNE_LORA_DECODER) {
         fprintf(stderr, "vksamed train: model.finetune lora_decoder (SAMed_s) is not implemented "
                         "yet; use lora or full\n");
