@@ -200,8 +200,10 @@ int cmd_train(int argc, char **argv) {
                 rep.from_base, base ? c.checkpoint : "(no checkpoint)", rep.from_lora,
                 lora ? c.lora : "(no LoRA file)", rep.fresh);
     }
-    ve_loader_opts lo = {
-        &train, c.batch, {c.image_size, sam_trainer_label_side(t), c.augment}, c.seed};
+    ve_loader_opts lo = {&train,
+                         c.batch,
+                         {c.image_size, sam_trainer_label_side(t), c.augment, !c.rot90_flip},
+                         c.seed};
     ld = ve_loader_create(&lo);
     if (!ld || ve_loader_seek(ld, epoch, index) != VE_OK) goto fail;
     const int64_t bpe = ve_loader_batches_per_epoch(ld);

@@ -61,9 +61,10 @@ typedef struct {
     double weight_decay, beta1, beta2, eps; /* 0.1, 0.9, 0.999, 1e-8 */
     double ce_weight, dice_weight;          /* 0.2, 0.8 */
     int augment;                            /* 1 */
-    uint64_t seed;                          /* 1234 */
-    int save_every;                         /* epochs between checkpoints, default 1 */
-    int nan_policy;                         /* 0 "stop" (default), 1 "skip": a NaN/inf loss */
+    int rot90_flip; /* 1 (SAMed); 0: the rot90 + flip branch draws no transform instead */
+    uint64_t seed;  /* 1234 */
+    int save_every; /* epochs between checkpoints, default 1 */
+    int nan_policy; /* 0 "stop" (default), 1 "skip": a NaN/inf loss */
     /* data */
     tc_data_format data_format; /* data.format */
     int axis;                   /* nifti: slicing axis, default 2 */

@@ -111,5 +111,8 @@ int ve_augment_sample(const ve_slice *in, const ve_augment_opts *o, ve_rng *rng,
                       float *label_out) {
     ve_augment_params p = {VE_AUG_NONE, 0, -1, 0};
     if (o && o->augment) ve_augment_draw(rng, &p);
+    /* The draw consumes the same numbers either way, so both settings see the same stream. */
+    if (o && o->no_rot90_flip && p.kind == VE_AUG_ROT_FLIP)
+        p = (ve_augment_params){VE_AUG_NONE, 0, -1, 0};
     return ve_augment_apply(in, o, &p, image_out, label_out);
 }

@@ -21,9 +21,11 @@
 #include "slices.h"
 
 typedef struct {
-    int size;    /* S: the model's input side */
-    int low;     /* S / 4: the side of the low-resolution label the loss uses */
-    int augment; /* 1: SAMed's random transforms; 0: only the zooms */
+    int size;          /* S: the model's input side */
+    int low;           /* S / 4: the side of the low-resolution label the loss uses */
+    int augment;       /* 1: SAMed's random transforms; 0: only the zooms */
+    int no_rot90_flip; /* 1: where SAMed draws rot90 + flip, no transform (rotations only, p
+                          0.25): anatomy with a fixed orientation (brain slices) */
 } ve_augment_opts;
 
 enum { VE_AUG_NONE = 0, VE_AUG_ROT_FLIP = 1, VE_AUG_ROTATE = 2 };

@@ -1,10 +1,12 @@
-/* Fused attention backward (FlashAttention-2 style: P is recomputed from the saved log-sum-exp,
- * never stored). Kernels, each appended only when something downstream needs it:
- *   attention_bwd_prep  per (query, head): delta = dO.O; with rel pos, the query's bias terms
- *   attention_bwd_dq    per (query, head): dq; with rel pos, row/column sums of dS (DREL)
+/* Fused attention backward (FlashAttention-2 style: P is recomputed from the saved log-sum-exp
+ * and, with rel pos, the forward's bias tensor; never stored). Kernels, each appended only when
+ * something downstream needs it:
+ *   attention_bwd_prep  per (query, head): delta = dO.O, next to the log-sum-exp (STATS)
+ *   attention_bwd_dq    per (tile of queries, head): dq; with rel pos, row/column sums of dS (DREL)
  *   attention_bwd_relq  per (query, head): the rel-pos share of dq (from DREL)
- *   attention_bwd_dkdv  per (key, head): dk, dv
+ *   attention_bwd_dkdv  per (tile of keys, head): dk, dv
  *   attention_bwd_drel  per (block of queries, table row): d rel_pos_h / d rel_pos_w
+ * STATS and DREL use the layouts of attention_common.glsl (4 consecutive queries a texel).
  *
  * Gradient destinations: q, k, v are usually disjoint columns of one qkv tensor. ve_grad_dest is
  * asked once per distinct tensor; when that is its first write (accumulate 0) and our parts tile
@@ -95,7 +97,7 @@ static int drel_table(ve_graph *g, const ve_attn_ctx *c, ve_tid drel, int axis, 
     if (nblk > 1) out = tmp2d(g, "attention.drel_partial", nblk, nr * c->head_dim);
     if (out == VE_NONE) return VE_FAIL;
     ve_attn_push p;
-    ve_attn_push_init(g, c, 0, &p);
+    ve_attn_push_init(g, c, 0, 1, &p);
     p.nq = (uint32_t)nr;
     p.nk = (uint32_t)rows;
     p.nb = (uint32_t)nblk;
@@ -105,7 +107,7 @@ static int drel_table(ve_graph *g, const ve_attn_ctx *c, ve_tid drel, int axis, 
     p.acc0 = nblk > 1 ? 0 : (uint32_t)acc;
     p.n_groups = 0;
     ve_node_desc d = {.kernel = "attention_bwd_drel", .op = "attention_bwd", .n_bind = 3};
-    d.bind[0] = (ve_binding){drel, VE_READ, VE_BIND_STORAGE};
+    d.bind[0] = (ve_binding){drel, VE_READ, VE_BIND_TEXEL};
     d.bind[1] = (ve_binding){c->q, VE_READ, VE_BIND_TEXEL};
     d.bind[2] = (ve_binding){out, p.acc0 ? VE_RW : VE_WRITE, VE_BIND_STORAGE};
     d.n_spec = 4;
@@ -138,29 +140,30 @@ int ve_attn_backward(ve_graph *g, const ve_tape_entry *e) {
     ve_attn_key_block(&c, &kh, &kw);
     const int64_t rows = (int64_t)c.batch * c.q_tokens, rh_rows = rows * c.heads;
     const double hd = c.head_dim;
-    ve_tid stats = tmp2d(g, "attention.stats", rh_rows, 2);
-    ve_tid bias = rel ? tmp2d(g, "attention.bias", rh_rows, kh + kw) : VE_NONE;
-    ve_tid drel =
-        rel && (need_q || need_tab) ? tmp2d(g, "attention.drel", rh_rows, kh + kw) : VE_NONE;
-    if (stats == VE_NONE || (rel && bias == VE_NONE) ||
-        (drel == VE_NONE && rel && (need_q || need_tab)))
-        return ve_fail_context("attention backward: ");
+    const uint32_t per_lane = ve_attn_per_lane(g, &c);
     ve_attn_push p;
-    ve_attn_push_init(g, &c, 0, &p);
+    ve_attn_push_init(g, &c, 0, per_lane, &p);
+    /* stats and drel: the layouts of stats_texel() and bias_texel() (attention_common.glsl) */
+    const int64_t tiles = (int64_t)c.batch * p.nwin * c.heads, padded = (int64_t)p.bq4 * 4;
+    ve_tid stats = tmp2d(g, "attention.stats", tiles * 2, padded);
+    const ve_tid bias = c.bias;
+    ve_tid drel = rel && (need_q || need_tab)
+                      ? tmp2d(g, "attention.drel", tiles * (kh + kw), padded)
+                      : VE_NONE;
+    if (stats == VE_NONE || (drel == VE_NONE && rel && (need_q || need_tab)))
+        return ve_fail_context("attention backward: ");
+    ve_attn_push pp = p;
+    ve_attn_set_blocks(g, &c, (uint32_t)padded, 1, &pp);
     const double pairs = (double)c.batch * p.nwin * (double)p.nq * (double)p.nk * c.heads;
 
-    ve_node_desc d = {.kernel = "attention_bwd_prep", .op = "attention_bwd", .n_bind = 8};
-    d.bind[0] = (ve_binding){c.q, VE_READ, VE_BIND_TEXEL};
-    d.bind[1] = (ve_binding){c.out, VE_READ, VE_BIND_TEXEL};
-    d.bind[2] = (ve_binding){dy, VE_READ, VE_BIND_TEXEL};
-    d.bind[3] = (ve_binding){c.lse, VE_READ, VE_BIND_STORAGE};
-    d.bind[4] = (ve_binding){rel ? c.rh : c.q, VE_READ, VE_BIND_TEXEL};
-    d.bind[5] = (ve_binding){rel ? c.rw : c.q, VE_READ, VE_BIND_TEXEL};
-    d.bind[6] = (ve_binding){stats, VE_WRITE, VE_BIND_STORAGE};
-    d.bind[7] = rel ? (ve_binding){bias, VE_WRITE, VE_BIND_STORAGE} : unused(g);
-    d.flops = 2.0 * (double)rh_rows * hd * (1.0 + (rel ? (double)(kh + kw) : 0.0));
-    d.bytes = 4.0 * (double)rh_rows * (3.0 * hd + 3.0 + (rel ? (double)(kh + kw) : 0.0));
-    if (ve_attn_node(g, &d, &c, &p)) return ve_fail_context("attention backward (prep): ");
+    ve_node_desc d = {.kernel = "attention_bwd_prep", .op = "attention_bwd", .n_bind = 4};
+    d.bind[0] = (ve_binding){c.out, VE_READ, VE_BIND_TEXEL};
+    d.bind[1] = (ve_binding){dy, VE_READ, VE_BIND_TEXEL};
+    d.bind[2] = (ve_binding){c.lse, VE_READ, VE_BIND_STORAGE};
+    d.bind[3] = (ve_binding){stats, VE_WRITE, VE_BIND_STORAGE};
+    d.flops = 2.0 * (double)rh_rows * hd;
+    d.bytes = 4.0 * (double)rh_rows * (2.0 * hd + 3.0);
+    if (ve_attn_node(g, &d, &c, &pp)) return ve_fail_context("attention backward (prep): ");
 
     if (need_q || (rel && need_tab)) {
         d = (ve_node_desc){.kernel = "attention_bwd_dq", .op = "attention_bwd", .n_bind = 8};
@@ -168,20 +171,22 @@ int ve_attn_backward(ve_graph *g, const ve_tape_entry *e) {
         d.bind[1] = (ve_binding){c.k, VE_READ, VE_BIND_TEXEL};
         d.bind[2] = (ve_binding){c.v, VE_READ, VE_BIND_TEXEL};
         d.bind[3] = (ve_binding){dy, VE_READ, VE_BIND_TEXEL};
-        d.bind[4] = (ve_binding){stats, VE_READ, VE_BIND_STORAGE};
+        d.bind[4] = (ve_binding){stats, VE_READ, VE_BIND_TEXEL};
         /* Without rel pos the bias binding is never read: stats stands in. */
-        d.bind[5] = (ve_binding){rel ? bias : stats, VE_READ, VE_BIND_STORAGE};
+        d.bind[5] = (ve_binding){rel ? bias : stats, VE_READ, VE_BIND_TEXEL};
         d.bind[6] =
             need_q ? (ve_binding){part[0].dest, part[0].acc ? VE_RW : VE_WRITE, VE_BIND_STORAGE}
                    : unused(g);
         d.bind[7] = rel ? (ve_binding){drel, VE_WRITE, VE_BIND_STORAGE} : unused(g);
-        d.n_spec = 4;
+        d.n_spec = 5;
         d.spec[3] = (uint32_t)need_q;
+        d.spec[4] = per_lane;
         p.acc0 = (uint32_t)part[0].acc;
         d.flops = pairs * (need_q ? 6.0 : 4.0) * hd;
         d.bytes = 4.0 * (double)rh_rows * hd * 3.0;
         if (ve_attn_node(g, &d, &c, &p)) return ve_fail_context("attention backward (dq): ");
         if (rel && need_q) {
+            ve_attn_set_blocks(g, &c, p.nq, 1, &p);
             d = (ve_node_desc){.kernel = "attention_bwd_relq", .op = "attention_bwd", .n_bind = 4};
             d.bind[0] = (ve_binding){drel, VE_READ, VE_BIND_STORAGE};
             d.bind[1] = (ve_binding){c.rh, VE_READ, VE_BIND_TEXEL};
@@ -196,15 +201,15 @@ int ve_attn_backward(ve_graph *g, const ve_tape_entry *e) {
 
     if (need_k || need_v) {
         ve_attn_push pk;
-        ve_attn_push_init(g, &c, 1, &pk);
+        ve_attn_push_init(g, &c, 1, per_lane, &pk);
         const int same = need_k && need_v && part[1].dest == part[2].dest;
         d = (ve_node_desc){.kernel = "attention_bwd_dkdv", .op = "attention_bwd", .n_bind = 8};
         d.bind[0] = (ve_binding){c.q, VE_READ, VE_BIND_TEXEL};
         d.bind[1] = (ve_binding){c.k, VE_READ, VE_BIND_TEXEL};
         d.bind[2] = (ve_binding){c.v, VE_READ, VE_BIND_TEXEL};
         d.bind[3] = (ve_binding){dy, VE_READ, VE_BIND_TEXEL};
-        d.bind[4] = (ve_binding){stats, VE_READ, VE_BIND_STORAGE};
-        d.bind[5] = (ve_binding){rel ? bias : stats, VE_READ, VE_BIND_STORAGE};
+        d.bind[4] = (ve_binding){stats, VE_READ, VE_BIND_TEXEL};
+        d.bind[5] = (ve_binding){rel ? bias : stats, VE_READ, VE_BIND_TEXEL};
         /* dK's binding carries dv too when k and v share a gradient tensor (one binding, so the
          * shader's two writes to it are ordered). */
         const int acc_k = need_k && (part[1].acc || (same && part[2].acc));
@@ -213,7 +218,8 @@ int ve_attn_backward(ve_graph *g, const ve_tape_entry *e) {
         d.bind[7] = need_v && !same ? (ve_binding){part[2].dest, part[2].acc ? VE_RW : VE_WRITE,
                                                    VE_BIND_STORAGE}
                                     : unused(g);
-        d.n_spec = 6;
+        d.n_spec = 7;
+        d.spec[6] = per_lane;
         d.spec[3] = (uint32_t)need_k;
         d.spec[4] = (uint32_t)need_v;
         d.spec[5] = (uint32_t)same;

@@ -405,6 +405,8 @@ int main(void) {
         {1, 7, 4096, 0, 0, 0, 8, 16, 0, SEPARATE, 0, 1},    /* decoder token -> image */
         {1, 4096, 7, 0, 0, 0, 8, 16, 0, SEPARATE, 0, 1},    /* decoder image -> token */
         {2, 7, 7, 0, 0, 0, 8, 32, 0, SAME, 0, 1},           /* decoder self-attention q=k=v */
+        {2, 196, 196, 14, 14, 7, 4, 32, 1, SHARED, 1, 1},   /* brain: windows of 49 (not 4k) */
+        {2, 35, 35, 5, 7, 0, 2, 16, 1, SHARED, 1, 1},       /* global 5x7: 35 queries, rel */
         {1, 4096, 4096, 64, 64, 0, 1, 64, 1, SHARED, 0, 0}, /* global 64x64, forward only */
     };
     const int n = (int)(sizeof cases / sizeof cases[0]);

@@ -84,7 +84,7 @@ static ve_slice make_slice(int h, int w, int channels, uint64_t seed) {
 
 static void reproducible(void) {
     ve_slice s = make_slice(70, 90, 1, 3);
-    ve_augment_opts o = {64, 16, 1};
+    ve_augment_opts o = {64, 16, 1, 0};
     size_t ni = 3 * 64 * 64, nl = 16 * 16;
     float *img[3], *lab[3];
     for (int k = 0; k < 3; k++) {
@@ -149,7 +149,7 @@ static void branch_frequencies(void) {
 static void identity_and_errors(void) {
     /* S x S input without augmentation: the image unchanged, the label only subsampled */
     ve_slice s = make_slice(48, 48, 3, 11);
-    ve_augment_opts o = {48, 12, 0};
+    ve_augment_opts o = {48, 12, 0, 0};
     float *img = malloc(3 * 48 * 48 * sizeof(float)), lab[12 * 12];
     ve_rng r;
     ve_rng_seed(&r, 1);
@@ -168,7 +168,7 @@ static void identity_and_errors(void) {
     ve_error_clear();
     tu_check(ve_zoom_cubic(s.image, 0, 5, dst, 2, 2) != VE_OK && strstr(ve_error(), "0 x 5"),
              "zoom: an empty plane is refused");
-    ve_augment_opts bad = {48, 64, 1};
+    ve_augment_opts bad = {48, 64, 1, 0};
     tu_check(ve_augment_sample(&s, &bad, &r, img, lab) != VE_OK && strstr(ve_error(), "low=64"),
              "augment: low > S is refused");
     s.channels = 2;
@@ -298,7 +298,7 @@ static void pipeline_parity(void) {
     s.label = to_u8(&lab);
     snprintf(s.name, sizeof s.name, "pipe");
     int S = (int)oimg.shape[1], low = (int)olab.shape[1], n = (int)par.shape[0];
-    ve_augment_opts o = {S, low, 1};
+    ve_augment_opts o = {S, low, 1, 0};
     float *got = malloc((size_t)3 * S * S * sizeof *got), *glab = malloc((size_t)low * low * 4);
     for (int i = 0; i < n; i++) {
         const float *q = par.data + 4 * i;

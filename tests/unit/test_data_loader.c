@@ -54,7 +54,7 @@ static ve_slice_set make_set(int n, int h, int w, int ids, uint64_t seed) {
 
 static void permutations(void) {
     ve_slice_set set = make_set(10, 16, 16, 1, 1);
-    ve_loader_opts o = {&set, 3, {16, 4, 0}, 123};
+    ve_loader_opts o = {&set, 3, {16, 4, 0, 0}, 123};
     ve_loader *l = ve_loader_create(&o);
     tu_check(l && ve_loader_batches_per_epoch(l) == 3, "loader: 10 samples, batch 3: 3 batches");
     float img[3 * 3 * 16 * 16], lab[3 * 16];
@@ -87,7 +87,7 @@ static void permutations(void) {
 
 static void resume(void) {
     ve_slice_set set = make_set(11, 40, 30, 0, 2);
-    ve_loader_opts o = {&set, 2, {32, 8, 1}, 77};
+    ve_loader_opts o = {&set, 2, {32, 8, 1, 0}, 77};
     size_t ni = 2 * 3 * 32 * 32, nl = 2 * 8 * 8;
     enum { K = 12 };
     float *img = malloc(K * ni * sizeof *img), *lab = malloc(K * nl * sizeof *lab);
@@ -137,7 +137,7 @@ static void resume(void) {
 static void thread_failure(void) {
     ve_slice_set set = make_set(4, 20, 20, 0, 3);
     set.s[2].channels = 2; /* augmentation refuses it, on the thread */
-    ve_loader_opts o = {&set, 2, {16, 4, 1}, 5};
+    ve_loader_opts o = {&set, 2, {16, 4, 1, 0}, 5};
     ve_loader *l = ve_loader_create(&o);
     float img[2 * 3 * 16 * 16], lab[2 * 16];
     int failures = 0, named = 0;
@@ -163,7 +163,7 @@ static void timing(void) {
     double per_sample[2] = {0};
     for (int k = 0; k < 2; k++) {
         int S = sizes[k];
-        ve_augment_opts a = {S, S / 4, 1};
+        ve_augment_opts a = {S, S / 4, 1, 0};
         float *img = malloc((size_t)3 * S * S * sizeof *img), *lab = malloc((size_t)S * S);
         ve_rng r;
         ve_rng_seed(&r, 9);
@@ -181,7 +181,7 @@ static void timing(void) {
     }
     /* a batch of 4 at S = 512 with a simulated training step 4x as long */
     int B = 4, S = 512;
-    ve_loader_opts o = {&set, B, {S, S / 4, 1}, 1};
+    ve_loader_opts o = {&set, B, {S, S / 4, 1, 0}, 1};
     float *img = malloc((size_t)B * 3 * S * S * sizeof *img),
           *lab = malloc((size_t)B * (S / 4) * (S / 4) * sizeof *lab);
     ve_loader *l = ve_loader_create(&o);
