@@ -112,6 +112,32 @@ static void reproducible(void) {
     free(s.label);
 }
 
+/* no_rot90_flip: where SAMed draws rot90 + flip the sample comes out untransformed (zoom only),
+ * every other draw as with SAMed's generator, from the same random stream. */
+static void without_rot90_flip(void) {
+    ve_slice s = make_slice(40, 52, 1, 5);
+    ve_augment_opts off = {32, 8, 1, 1}, none = {32, 8, 0, 0};
+    size_t ni = 3 * 32 * 32, nl = 8 * 8;
+    float *a = calloc(ni, sizeof(float)), *b = calloc(ni, sizeof(float));
+    float *la = calloc(nl, sizeof(float)), *lb = calloc(nl, sizeof(float));
+    int rot_flip = 0, same = 1;
+    for (int i = 0; i < 200; i++) {
+        ve_rng r1, r2;
+        ve_rng_derive(&r1, 7, (uint64_t)i, 0, 0);
+        ve_rng_derive(&r2, 7, (uint64_t)i, 0, 0);
+        ve_augment_params p;
+        ve_augment_draw(&r2, &p);
+        if (p.kind == VE_AUG_ROT_FLIP) rot_flip++, p = (ve_augment_params){VE_AUG_NONE, 0, -1, 0};
+        int ok = ve_augment_sample(&s, &off, &r1, a, la) == VE_OK &&
+                 ve_augment_apply(&s, &none, &p, b, lb) == VE_OK;
+        same &= ok && !memcmp(a, b, ni * sizeof(float)) && !memcmp(la, lb, nl * sizeof(float));
+    }
+    tu_check(same, "no_rot90_flip: rot90 + flip draws give the untransformed sample");
+    tu_check(rot_flip > 60 && rot_flip < 140, "no_rot90_flip: the branch was drawn ~half the time");
+    free(a), free(b), free(la), free(lb);
+    free(s.image), free(s.label);
+}
+
 static void branch_frequencies(void) {
     enum { N = 40000 };
     int kinds[3] = {0}, ks[4] = {0}, axes[2] = {0}, angles[40] = {0}, bad = 0;
@@ -338,6 +364,7 @@ static int have_reference(void) {
 }
 
 int main(void) {
+    without_rot90_flip();
     generator();
     reproducible();
     branch_frequencies();
