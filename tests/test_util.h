@@ -50,6 +50,8 @@ char *tu_scratch_path(const char *name);
 /* Writes a whole file (aborting the test on failure); the size of a file, -1 if absent. */
 void tu_write_file(const char *path, const void *data, size_t n);
 long tu_file_size(const char *path);
+/* A whole file, malloc'd (one spare byte), its size in *n; NULL when it cannot be read. */
+uint8_t *tu_read_file(const char *path, size_t *n);
 
 /* Finite-difference check of a plain-C reference backward. The scalar checked is
  * L(inputs) = sum_i fwd(inputs)[i] * r[i]; grads[j] are the reference's dL/d(inputs[j]) (NULL to

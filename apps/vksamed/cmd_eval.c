@@ -199,17 +199,8 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!cfg_path) return usage();
     int rc = 1;
-    if (train_config_read(cfg_path, &c) != VE_OK) goto fail_cfg;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") || !strcmp(argv[i], "--out") ||
-            !strcmp(argv[i], "--device")) {
-            i++;
-            continue;
-        }
-        if (argv[i] != cfg_path && argv[i][0] != '-' && train_config_set(&c, argv[i]) != VE_OK)
-            goto fail_cfg;
-    }
-    if (train_config_validate(&c) != VE_OK) goto fail_cfg;
+    static const char *const value_flags[] = {"--model", "--out", "--device", NULL};
+    if (run_config_load(cfg_path, 0, NULL, argc, argv, value_flags, &c) != VE_OK) goto fail_cfg;
     if (!dev_sel && c.device[0]) dev_sel = c.device;
 
     char dir[TC_PATH + 64], mp[TC_PATH + 64], sub[TC_PATH + 96];

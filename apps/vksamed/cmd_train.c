@@ -65,10 +65,6 @@ static int64_t meta_int(ve_checkpoint *ck, const char *key, int *ok) {
     return x;
 }
 
-static int takes_value(const char *flag) {
-    return !strcmp(flag, "--device") || !strcmp(flag, "--checkpoint") || !strcmp(flag, "--lora");
-}
-
 int cmd_train(int argc, char **argv) {
     const char *cfg_path = NULL, *dev_sel = NULL, *ckpt = NULL, *lora_file = NULL;
     int resume = 0;
@@ -91,30 +87,14 @@ int cmd_train(int argc, char **argv) {
             return usage();
     }
     if (!cfg_path) return usage();
-    if (train_config_read(cfg_path, &c) != VE_OK) {
-        fprintf(stderr, "vksamed train: %s\n", ve_error());
-        train_config_free(&c);
-        return 2;
-    }
     /* --checkpoint / --lora are model.checkpoint= / model.lora= (a SAMed LoRA .pth to start
      * from); key=value arguments follow in order. */
     char sets[2][TC_PATH + 32];
     snprintf(sets[0], sizeof sets[0], "model.checkpoint=%s", ckpt ? ckpt : "");
     snprintf(sets[1], sizeof sets[1], "model.lora=%s", lora_file ? lora_file : "");
-    for (int i = -2; i < argc; i++) {
-        const char *a = i == -2   ? (ckpt ? sets[0] : NULL)
-                        : i == -1 ? (lora_file ? sets[1] : NULL)
-                                  : argv[i];
-        if (!a || (i >= 0 && (a == cfg_path || a[0] == '-' || !strchr(a, '=') ||
-                              (i > 0 && takes_value(argv[i - 1])))))
-            continue;
-        if (train_config_set(&c, a) != VE_OK) {
-            fprintf(stderr, "vksamed train: %s\n", ve_error());
-            train_config_free(&c);
-            return 2;
-        }
-    }
-    if (train_config_validate(&c) != VE_OK) {
+    const char *pre[2] = {ckpt ? sets[0] : NULL, lora_file ? sets[1] : NULL};
+    static const char *const value_flags[] = {"--device", "--checkpoint", "--lora", NULL};
+    if (run_config_load(cfg_path, 2, pre, argc, argv, value_flags, &c) != VE_OK) {
         fprintf(stderr, "vksamed train: %s\n", ve_error());
         train_config_free(&c);
         return 2;

@@ -69,6 +69,29 @@ int run_preset(const train_config *c, sam_preset *p) {
     return VE_OK;
 }
 
+static int is_value_flag(const char *a, const char *const *flags) {
+    for (; *flags; flags++)
+        if (!strcmp(a, *flags)) return 1;
+    return 0;
+}
+
+int run_config_load(const char *path, int n_pre, const char *const *pre, int argc, char **argv,
+                    const char *const *value_flags, train_config *c) {
+    if (train_config_read(path, c) != VE_OK) return VE_FAIL;
+    for (int i = 0; i < n_pre; i++)
+        if (pre[i] && train_config_set(c, pre[i]) != VE_OK) return VE_FAIL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_value_flag(a, value_flags)) {
+            i++;
+            continue;
+        }
+        if (a == path || a[0] == '-' || !strchr(a, '=')) continue;
+        if (train_config_set(c, a) != VE_OK) return VE_FAIL;
+    }
+    return train_config_validate(c);
+}
+
 int run_make_dir(const char *path) {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)

@@ -14,6 +14,12 @@ int run_load_split(const train_config *c, const tc_split *split, const char *wha
                    ve_slice_set *out);
 /* The preset c names (builtin, else a YAML file) with mask_outputs = classes + 1. */
 int run_preset(const train_config *c, sam_preset *p);
+/* Reads the config at path, applies the assignments pre[0..n_pre) (NULL entries skipped), then
+ * every "section.key=value" argument of argv[1..argc) in order (skipping path itself, flags, and
+ * the argument after each flag named in value_flags, a NULL-terminated list), then validates.
+ * *c must be zeroed; the caller frees it with train_config_free also on failure. */
+int run_config_load(const char *path, int n_pre, const char *const *pre, int argc, char **argv,
+                    const char *const *value_flags, train_config *c);
 /* mkdir -p. */
 int run_make_dir(const char *path);
 

@@ -92,18 +92,6 @@ static void write_gz(const char *path, const void *data, size_t n) {
     }
 }
 
-static uint8_t *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
 static void write_nii(const char *path, const hdr_spec *s, const void *data, size_t bytes, int elem,
                       int gz) {
     size_t n;
@@ -193,8 +181,8 @@ static void datatypes(void) {
             snprintf(name, sizeof name, "t%d_%d.nii%s", t, variant, variant == 3 ? ".gz" : "");
             static const char *vname[] = {"plain", "scaled", "big-endian", "gzip+extension"};
             snprintf(what, sizeof what, "%s %s", types[t].name, vname[variant]);
-            write_nii(tu_scratch_path(name), &s, raw, (size_t)N * (size_t)types[t].bytes, types[t].bytes,
-                      variant == 3);
+            write_nii(tu_scratch_path(name), &s, raw, (size_t)N * (size_t)types[t].bytes,
+                      types[t].bytes, variant == 3);
             ve_volume v;
             int rc = ve_nifti_load(tu_scratch_path(name), &v);
             int ok = rc == VE_OK && v.dim[0] == NX && v.dim[1] == NY && v.dim[2] == NZ &&
@@ -227,7 +215,8 @@ static void slices_and_dims(void) {
     uint8_t *b = build(&s, raw, sizeof raw, 4, &n);
     write_gz(tu_scratch_path("m1.gz"), b, 200);
     write_gz(tu_scratch_path("m2.gz"), b + 200, n - 200);
-    uint8_t *g1 = read_file(tu_scratch_path("m1.gz"), &n1), *g2 = read_file(tu_scratch_path("m2.gz"), &n2);
+    uint8_t *g1 = tu_read_file(tu_scratch_path("m1.gz"), &n1),
+            *g2 = tu_read_file(tu_scratch_path("m2.gz"), &n2);
     uint8_t *cat = malloc(n1 + n2);
     memcpy(cat, g1, n1);
     memcpy(cat + n1, g2, n2);
@@ -302,7 +291,8 @@ static void hostile(void) {
     size_t n;
     uint8_t *b = build(&good, raw, sizeof raw, 4, &n);
     tu_write_file(tu_scratch_path("short.nii"), b, 100);
-    expect_load_fails(tu_scratch_path("short.nii"), "truncated header", "shorter than the 348-byte");
+    expect_load_fails(tu_scratch_path("short.nii"), "truncated header",
+                      "shorter than the 348-byte");
     write_gz(tu_scratch_path("short.nii.gz"), b, 200);
     expect_load_fails(tu_scratch_path("short.nii.gz"), "truncated header (gzip)",
                       "reading the 348-byte header");
@@ -315,11 +305,12 @@ static void hostile(void) {
 
     /* a .nii.gz cut short: half of it, and only its 8-byte trailer */
     write_nii(tu_scratch_path("whole.nii.gz"), &good, raw, sizeof raw, 4, 1);
-    uint8_t *gz = read_file(tu_scratch_path("whole.nii.gz"), &n);
+    uint8_t *gz = tu_read_file(tu_scratch_path("whole.nii.gz"), &n);
     tu_write_file(tu_scratch_path("half.nii.gz"), gz, n / 2);
     expect_load_fails(tu_scratch_path("half.nii.gz"), "truncated .gz", "truncated .gz?");
     tu_write_file(tu_scratch_path("notrailer.nii.gz"), gz, n - 8);
-    expect_load_fails(tu_scratch_path("notrailer.nii.gz"), "truncated .gz trailer", "truncated .gz?");
+    expect_load_fails(tu_scratch_path("notrailer.nii.gz"), "truncated .gz trailer",
+                      "truncated .gz?");
     gz[n - 6] ^= 0xff; /* the CRC */
     tu_write_file(tu_scratch_path("crc.nii.gz"), gz, n);
     expect_load_fails(tu_scratch_path("crc.nii.gz"), "gzip CRC mismatch", "corrupt gzip data");

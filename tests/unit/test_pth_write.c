@@ -80,21 +80,9 @@ static const char *const k_meta_values[] = {
 };
 #define N_META 5
 
-static uint8_t *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
 static int same_file(const char *path, const uint8_t *want, size_t n) {
     size_t m = 0;
-    uint8_t *got = read_all(path, &m);
+    uint8_t *got = tu_read_file(path, &m);
     int same = got && m == n && !memcmp(got, want, n);
     free(got);
     return same;
@@ -197,7 +185,7 @@ static void test_refused(void) {
     ve_st_tensor good = {"w", 1, s, v};
     tu_check(ve_pth_write(path, 1, &good) == VE_OK, "refused: first write");
     size_t n = 0;
-    uint8_t *orig = read_all(path, &n);
+    uint8_t *orig = tu_read_file(path, &n);
 
     ve_st_tensor dup[2] = {good, good}, empty = {"", 1, s, v}, noname = {NULL, 1, s, v};
     ve_st_tensor bad_utf8 = {"w\xc3(", 1, s, v}, overlong = {"\xc0\xaf", 1, s, v};
