@@ -78,16 +78,8 @@ static int build(sam_trainer *t) {
     if (sam_mask_decoder_write_consts(g, &t->dec) != VE_OK ||
         sam_prompts_write(g, &t->pe, &t->pr, NULL, NULL, NULL, NULL) != VE_OK)
         return VE_FAIL;
-    /* AdamW's moments start at zero (a fresh allocation holds garbage). */
-    ve_tid m, v;
-    if (ve_adamw_moments(g, &m, &v) != VE_OK) return VE_FAIL;
-    const int64_t n = ve_tensor_numel(g, m);
-    float *z = calloc((size_t)n, sizeof(float));
-    int rc = z ? VE_OK : ve_fail("out of host memory");
-    if (rc == VE_OK) rc = ve_tensor_write(g, m, z, (size_t)n);
-    if (rc == VE_OK) rc = ve_tensor_write(g, v, z, (size_t)n);
-    free(z);
-    return rc;
+    /* AdamW's moments need no clearing: the planner starts persistent memory at zero. */
+    return VE_OK;
 }
 
 sam_trainer *sam_trainer_create(ve_device *dev, const sam_train_opts *o) {
@@ -210,40 +202,40 @@ int sam_trainer_read_grad(sam_trainer *t, const char *key, float *dst, size_t n)
 
 /* ---- files ---- */
 
+/* Tensors read back for writing a file: capacity fixed at open, so the shape rows the entries
+ * point at never move. */
 typedef struct {
     ve_st_tensor *t;
-    float **data;
     int64_t (*shape)[VE_MAX_DIMS];
-    int n;
+    int n, cap;
 } tensor_list;
+
+static int list_open(tensor_list *l, int cap) {
+    l->t = calloc((size_t)cap, sizeof *l->t);
+    l->shape = calloc((size_t)cap, sizeof *l->shape);
+    l->n = 0;
+    l->cap = cap;
+    return l->t && l->shape ? VE_OK : ve_fail("out of host memory saving a checkpoint");
+}
 
 static void list_free(tensor_list *l) {
     for (int i = 0; i < l->n; i++)
-        free(l->data[i]);
+        free((float *)l->t[i].data);
     free(l->t);
-    free(l->data);
     free(l->shape);
     memset(l, 0, sizeof *l);
 }
 
 /* Appends graph tensor gt (read back from the device) under name. */
 static int list_add(tensor_list *l, ve_graph *g, ve_tid gt, const char *name) {
-    int i = l->n;
-    ve_st_tensor *nt = realloc(l->t, sizeof *nt * (size_t)(i + 1));
-    if (nt) l->t = nt;
-    float **nd = realloc(l->data, sizeof *nd * (size_t)(i + 1));
-    if (nd) l->data = nd;
-    int64_t(*ns)[VE_MAX_DIMS] = realloc(l->shape, sizeof *ns * (size_t)(i + 1));
-    if (ns) l->shape = ns;
+    if (l->n == l->cap) return ve_fail("saving %s: more tensors than planned", name);
     const int64_t n = ve_tensor_numel(g, gt);
-    float *d = (nt && nd && ns) ? malloc(sizeof(float) * (size_t)n) : NULL;
+    float *d = malloc(sizeof(float) * (size_t)n);
     if (!d) return ve_fail("out of host memory saving %s", name);
-    l->data[i] = d;
-    l->n++;
-    const int nd_ = ve_tensor_ndim(g, gt);
-    for (int k = 0; k < nd_; k++)
+    const int i = l->n++, nd = ve_tensor_ndim(g, gt);
+    for (int k = 0; k < nd; k++)
         l->shape[i][k] = ve_tensor_dim(g, gt, k);
-    l->t[i] = (ve_st_tensor){name, nd_, l->shape[i], d};
+    l->t[i] = (ve_st_tensor){name, nd, l->shape[i], d};
     return ve_tensor_read(g, gt, d, (size_t)n);
 }
 
@@ -256,11 +248,8 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-static int write_list(const char *path, tensor_list *l, int n_meta, const char *const *keys,
+static int write_list(const char *path, const tensor_list *l, int n_meta, const char *const *keys,
                       const char *const *values) {
-    /* The shape rows moved with every realloc: point at them only now. */
-    for (int i = 0; i < l->n; i++)
-        l->t[i].shape = l->shape[i];
     if (ends_with(path, ".pth")) {
         if (n_meta) return ve_fail("%s: a training state is written as .safetensors", path);
         return ve_pth_write(path, l->n, l->t);
@@ -270,7 +259,7 @@ static int write_list(const char *path, tensor_list *l, int n_meta, const char *
 
 int sam_trainer_save_model(sam_trainer *t, const char *path) {
     tensor_list l = {0};
-    int rc = VE_OK;
+    int rc = list_open(&l, t->ps.n);
     if (t->o.finetune == SAM_FT_LORA) {
         /* SAMed's save_lora_parameters order: every w_a, every w_b, then the rest. */
         for (int pass = 0; pass < 3 && rc == VE_OK; pass++)
@@ -312,7 +301,8 @@ int sam_trainer_save_state(sam_trainer *t, const char *path, int n_meta, const c
     if (n_meta > STATE_MAX_META - 1) return ve_fail("training state: too many metadata entries");
     tensor_list l = {0};
     ve_tid m, v;
-    int rc = ve_adamw_moments(t->g, &m, &v);
+    int rc = list_open(&l, t->ps.n + 2); /* the trainables and the two moments */
+    if (rc == VE_OK) rc = ve_adamw_moments(t->g, &m, &v);
     for (int i = 0; i < t->ps.n && rc == VE_OK; i++)
         if (ve_tensor_kind(t->g, t->ps.p[i].t) == VE_TRAINABLE)
             rc = list_add(&l, t->g, t->ps.p[i].t, t->ps.p[i].key);
