@@ -35,6 +35,7 @@ ve_graph *ve_graph_create(ve_device *dev) {
 void ve_graph_destroy(ve_graph *g) {
     if (!g) return;
     ve_record_destroy(g);
+    ve_staging_destroy(g);
     ve_memory_destroy(g);
     free(g->t);
     free(g->nodes);

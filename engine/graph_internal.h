@@ -15,17 +15,17 @@ typedef struct {
     int64_t numel;
     ve_dtype dtype;
     int requires_grad;
-    ve_tid grad;          /* gradient tensor (on the root) */
-    int grad_written;     /* during backward: a node already wrote grad */
-    ve_tid grad_of;       /* this tensor is the gradient of grad_of (VE_NONE otherwise) */
-    ve_tid alias_of;      /* root tensor whose memory this view shares (VE_NONE for roots) */
-    int64_t view_offset;  /* a view's first element inside its root */
+    ve_tid grad;         /* gradient tensor (on the root) */
+    int grad_written;    /* during backward: a node already wrote grad */
+    ve_tid grad_of;      /* this tensor is the gradient of grad_of (VE_NONE otherwise) */
+    ve_tid alias_of;     /* root tensor whose memory this view shares (VE_NONE for roots) */
+    int64_t view_offset; /* a view's first element inside its root */
     int keep;
-    int flat;             /* VE_FLAT_*: spans the contiguous trainable/gradient region */
+    int flat; /* VE_FLAT_*: spans the contiguous trainable/gradient region */
     /* placement (roots only) */
-    int block;            /* index into the graph's memory blocks; -1 = not placed */
+    int block; /* index into the graph's memory blocks; -1 = not placed */
     uint64_t offset, bytes;
-    int first, last;      /* first and last node touching it (transients) */
+    int first, last; /* first and last node touching it (transients) */
 } ve_trec;
 
 typedef struct {
@@ -54,6 +54,12 @@ struct ve_graph {
     ve_block *blocks;
     int nblocks;
     uint64_t trainable_elements, transient_naive;
+    /* host transfers when the memory is not host-visible: one staging buffer, grown as needed
+     * and kept, so a training step's uploads and reads allocate nothing (host_io.c) */
+    VkBuffer stage_buf;
+    VkDeviceMemory stage_mem;
+    void *stage_ptr;
+    uint64_t stage_bytes;
     /* recording */
     VkDescriptorPool dpool;
     VkBufferView *views;
@@ -79,9 +85,10 @@ static inline int ve_is_persistent(const ve_trec *r) {
 }
 int ve_tid_valid(const ve_graph *g, ve_tid t);
 
-int ve_plan_memory(ve_graph *g);          /* planner.c */
-int ve_record(ve_graph *g);               /* record.c */
-void ve_record_destroy(ve_graph *g);      /* record.c */
-void ve_memory_destroy(ve_graph *g);      /* planner.c */
+int ve_plan_memory(ve_graph *g);      /* planner.c */
+int ve_record(ve_graph *g);           /* record.c */
+void ve_record_destroy(ve_graph *g);  /* record.c */
+void ve_memory_destroy(ve_graph *g);  /* planner.c */
+void ve_staging_destroy(ve_graph *g); /* host_io.c */
 
 #endif

@@ -5,8 +5,18 @@
 #include "graph_internal.h"
 #include "status.h"
 
-static int staging(ve_graph *g, VkDeviceSize bytes, VkBuffer *buf, VkDeviceMemory *mem,
-                   void **ptr) {
+void ve_staging_destroy(ve_graph *g) {
+    if (!g->dev) return;
+    if (g->stage_buf) vkDestroyBuffer(g->dev->dev, g->stage_buf, NULL);
+    if (g->stage_mem) vkFreeMemory(g->dev->dev, g->stage_mem, NULL);
+    g->stage_buf = VK_NULL_HANDLE;
+    g->stage_mem = VK_NULL_HANDLE;
+    g->stage_ptr = NULL;
+    g->stage_bytes = 0;
+}
+
+static int staging_alloc(ve_graph *g, VkDeviceSize bytes, VkBuffer *buf, VkDeviceMemory *mem,
+                         void **ptr) {
     ve_device *d = g->dev;
     VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                              .size = bytes,
@@ -30,8 +40,8 @@ static int staging(ve_graph *g, VkDeviceSize bytes, VkBuffer *buf, VkDeviceMemor
 }
 
 static int transfer(ve_graph *g, ve_tid t, void *host, size_t n, int to_device) {
-    if (!g->compiled) return ve_fail("tensor %s: compile the graph before host access",
-                                     ve_tensor_name(g, t));
+    if (!g->compiled)
+        return ve_fail("tensor %s: compile the graph before host access", ve_tensor_name(g, t));
     if (!ve_tid_valid(g, t)) return ve_fail("host access: invalid tensor id %d", t);
     const ve_trec *r = &g->t[ve_root(g, t)];
     if (!ve_is_persistent(r))
@@ -51,10 +61,17 @@ static int transfer(ve_graph *g, ve_tid t, void *host, size_t n, int to_device) 
             memcpy(host, p, bytes);
         return VE_OK;
     }
-    VkBuffer sb = VK_NULL_HANDLE;
-    VkDeviceMemory sm = VK_NULL_HANDLE;
-    void *sp = NULL;
-    int rc = staging(g, bytes, &sb, &sm, &sp);
+    int rc = VE_OK;
+    if (g->stage_bytes < bytes) {
+        ve_staging_destroy(g);
+        rc = staging_alloc(g, bytes, &g->stage_buf, &g->stage_mem, &g->stage_ptr);
+        if (rc == VE_OK)
+            g->stage_bytes = bytes;
+        else
+            ve_staging_destroy(g);
+    }
+    VkBuffer sb = g->stage_buf;
+    void *sp = g->stage_ptr;
     VkCommandBuffer cb;
     if (rc == VE_OK && to_device) memcpy(sp, host, bytes);
     if (rc == VE_OK) rc = ve_oneshot_begin(g->dev, &cb);
@@ -69,8 +86,6 @@ static int transfer(ve_graph *g, ve_tid t, void *host, size_t n, int to_device) 
         rc = ve_oneshot_end(g->dev, cb);
     }
     if (rc == VE_OK && !to_device) memcpy(host, sp, bytes);
-    if (sb) vkDestroyBuffer(g->dev->dev, sb, NULL);
-    if (sm) vkFreeMemory(g->dev->dev, sm, NULL);
     return rc;
 }
 

@@ -24,7 +24,8 @@ static int is_flat_trainable(const ve_trec *r) {
 }
 
 static void compute_lifetimes(ve_graph *g) {
-    for (int i = 0; i < g->nt; i++) g->t[i].first = g->t[i].last = -1;
+    for (int i = 0; i < g->nt; i++)
+        g->t[i].first = g->t[i].last = -1;
     for (int n = 0; n < g->nn; n++)
         for (int b = 0; b < g->nodes[n].n_bind; b++) {
             ve_trec *r = &g->t[ve_root(g, g->nodes[n].bind[b].tensor)];
@@ -102,20 +103,19 @@ static int alloc_block(ve_graph *g, uint64_t size, int transient) {
     memset(b, 0, sizeof *b);
     b->size = size;
     b->transient = transient;
-    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                             .size = size,
-                             .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                      VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
-                                      VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                             .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkBufferCreateInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VE_VK(vkCreateBuffer(d->dev, &bi, NULL, &b->buffer));
     g->nblocks++;
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(d->dev, b->buffer, &req);
     const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
-    const VkMemoryPropertyFlags mapped = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    const VkMemoryPropertyFlags mapped =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     /* Device-local and host-visible when the device has it (CPU drivers, resizable BAR);
      * otherwise device-local, with staging copies for host access. */
     VkMemoryPropertyFlags got = 0;
@@ -129,8 +129,8 @@ static int alloc_block(ve_graph *g, uint64_t size, int transient) {
     }
     if (r != VK_SUCCESS) {
         type = ve_memory_type(d, req.memoryTypeBits, local, 0, &got);
-        if (type < 0) return ve_fail("no usable memory type for a %llu-byte block",
-                                     (unsigned long long)size);
+        if (type < 0)
+            return ve_fail("no usable memory type for a %llu-byte block", (unsigned long long)size);
         VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                    .allocationSize = req.size,
                                    .memoryTypeIndex = (uint32_t)type};
@@ -141,7 +141,11 @@ static int alloc_block(ve_graph *g, uint64_t size, int transient) {
                            (unsigned long long)req.size, (int)r);
     }
     VE_VK(vkBindBufferMemory(d->dev, b->buffer, b->memory, 0));
-    if ((got & mapped) == mapped) VE_VK(vkMapMemory(d->dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped));
+    /* VKSAMED_FORCE_STAGING=1: host access through the staging path even where the memory is
+     * mappable, so CPU-only CI tests the path discrete GPUs take. */
+    const char *force = getenv("VKSAMED_FORCE_STAGING");
+    if ((got & mapped) == mapped && !(force && *force == '1'))
+        VE_VK(vkMapMemory(d->dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped));
     return VE_OK;
 }
 
@@ -181,11 +185,17 @@ int ve_plan_memory(ve_graph *g) {
         g->trainable_elements += (uint64_t)r->numel;
     }
     if (g->flat_params != VE_NONE) {
-        g->t[g->flat_params] = (ve_trec){.block = block, .offset = 0, .bytes = flat,
-                                         .name = "trainables(flat)", .kind = VE_STATE,
-                                         .ndim = 1, .shape = {g->flat_numel},
-                                         .numel = g->flat_numel, .grad = VE_NONE,
-                                         .grad_of = VE_NONE, .alias_of = VE_NONE,
+        g->t[g->flat_params] = (ve_trec){.block = block,
+                                         .offset = 0,
+                                         .bytes = flat,
+                                         .name = "trainables(flat)",
+                                         .kind = VE_STATE,
+                                         .ndim = 1,
+                                         .shape = {g->flat_numel},
+                                         .numel = g->flat_numel,
+                                         .grad = VE_NONE,
+                                         .grad_of = VE_NONE,
+                                         .alias_of = VE_NONE,
                                          .flat = VE_FLAT_PARAMS};
         g->t[g->flat_grads] = g->t[g->flat_params];
         snprintf(g->t[g->flat_grads].name, sizeof g->t[0].name, "gradients(flat)");
@@ -201,8 +211,8 @@ int ve_plan_memory(ve_graph *g) {
         if (r->grad_of != VE_NONE && is_flat_trainable(&g->t[r->grad_of])) continue;
         r->bytes = tensor_bytes(g, r);
         if (r->bytes > limit)
-            return ve_fail("tensor %s (%llu bytes) exceeds one memory block (%llu bytes)",
-                           r->name, (unsigned long long)r->bytes, (unsigned long long)limit);
+            return ve_fail("tensor %s (%llu bytes) exceeds one memory block (%llu bytes)", r->name,
+                           (unsigned long long)r->bytes, (unsigned long long)limit);
         if (off + r->bytes > limit) {
             sizes[nblk - 1] = off;
             if (++nblk > 64) return ve_fail("persistent tensors need more than 64 memory blocks");
@@ -235,8 +245,7 @@ int ve_plan_memory(ve_graph *g) {
     VkCommandBuffer cb;
     if (ve_oneshot_begin(g->dev, &cb) != VE_OK) return VE_FAIL;
     for (int b = 0; b < g->nblocks; b++)
-        if (!g->blocks[b].transient)
-            vkCmdFillBuffer(cb, g->blocks[b].buffer, 0, VK_WHOLE_SIZE, 0);
+        if (!g->blocks[b].transient) vkCmdFillBuffer(cb, g->blocks[b].buffer, 0, VK_WHOLE_SIZE, 0);
     return ve_oneshot_end(g->dev, cb);
 }
 

@@ -61,3 +61,12 @@ set_tests_properties(test_train_parity PROPERTIES SKIP_RETURN_CODE 77 LABELS par
 if(VKSAMED_TORCH_PYTHON)
   set_tests_properties(test_train_parity PROPERTIES FIXTURES_REQUIRED parity_train)
 endif()
+
+# The host-transfer path discrete GPUs take (device-local memory, a reused staging buffer),
+# forced on lavapipe: a whole training step's uploads, reads and checkpoint reads go through it.
+if(VKSAMED_TORCH_PYTHON)
+  add_test(NAME test_train_parity_staging COMMAND test_train_parity)
+  set_tests_properties(test_train_parity_staging PROPERTIES FIXTURES_REQUIRED parity_train
+                       SKIP_RETURN_CODE 77 LABELS parity
+                       ENVIRONMENT "VKSAMED_VALIDATION=1;VKSAMED_FORCE_STAGING=1")
+endif()
