@@ -5,7 +5,7 @@
 
 #include "graph.h"
 
-#define VE_MAX_BINDINGS 8
+#define VE_MAX_BINDINGS 10
 #define VE_PUSH_WORDS 32 /* 128 bytes: the minimum every device guarantees */
 #define VE_MAX_SPEC 8
 
@@ -35,7 +35,7 @@ typedef struct {
     uint32_t push_bytes;
     int n_spec; /* specialisation constants 0..n_spec-1 (uint), part of the pipeline key */
     uint32_t spec[VE_MAX_SPEC];
-    uint32_t groups[3]; /* workgroup counts */
+    uint32_t groups[3];  /* workgroup counts */
     double flops, bytes; /* for the profile */
 } ve_node_desc;
 

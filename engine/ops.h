@@ -12,9 +12,9 @@
 /* ---- matmul (engine/ops/matmul.c) ---- */
 
 typedef struct {
-    int trans_a;  /* A stored [.., K, M] and used transposed */
-    int trans_b;  /* B stored [.., N, K] and used transposed (PyTorch Linear weights) */
-    ve_tid bias;  /* VE_NONE or [N], added to every output row */
+    int trans_a; /* A stored [.., K, M] and used transposed */
+    int trans_b; /* B stored [.., N, K] and used transposed (PyTorch Linear weights) */
+    ve_tid bias; /* VE_NONE or [N], added to every output row */
 } ve_matmul_opts;
 
 /* C[b] = op(A[b]) @ op(B[b]) (+ bias). A: [batch.., M, K] (rows x K per batch), B: [batch.., K, N]
@@ -88,6 +88,10 @@ typedef struct {
 /* Appends one AdamW step over the contiguous buffer of every trainable that received a gradient
  * (call after ve_graph_backward). Trainables without a gradient are skipped, decay included. */
 int ve_adamw(ve_graph *g, const ve_adamw_opts *o);
+/* ve_adamw whose update is skipped on the device when guard (a scalar, e.g. the loss) is NaN or
+ * infinite: parameters and moments stay as they were, in the same recorded submission (the host
+ * learns of it when it reads the guard after the run). */
+int ve_adamw_guarded(ve_graph *g, const ve_adamw_opts *o, ve_tid guard);
 /* After ve_adamw: the first and second moments (flat, in the order of ve_trainable_flat's
  * buffer), persistent, for saving and restoring a training state. */
 int ve_adamw_moments(ve_graph *g, ve_tid *exp_avg, ve_tid *exp_avg_sq);
@@ -175,10 +179,10 @@ typedef struct {
     int heads, head_dim;        /* head_dim a multiple of 4, at most 128 */
     float scale;                /* multiplies q.k */
     /* Encoder only (else 0 / VE_NONE): the token grid (raster order, row-major) and windows. */
-    int64_t grid_h, grid_w; /* q_tokens == k_tokens == grid_h * grid_w */
-    int window;             /* 0: global over the grid; else window x window blocks of the grid
-                               (grid_h, grid_w multiples of it: the caller pads), attended in
-                               place: no partition or unpartition copies */
+    int64_t grid_h, grid_w;      /* q_tokens == k_tokens == grid_h * grid_w */
+    int window;                  /* 0: global over the grid; else window x window blocks of the grid
+                                    (grid_h, grid_w multiples of it: the caller pads), attended in
+                                    place: no partition or unpartition copies */
     ve_tid rel_pos_h, rel_pos_w; /* both VE_NONE, or both [2L-1, head_dim] with L = window or the
                                     grid side (<= 64); bias = q_unscaled.Rh[qy-ky+L-1] +
                                     q_unscaled.Rw[qx-kx+L-1], (y, x) inside the window or grid;

@@ -13,6 +13,7 @@
 // up to 16 bytes at the end) is updated like any element and never read as a weight.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint PER = 1;
+layout(constant_id = 2) const uint GUARD = 0; // 1: skip the step when guard[0] is not finite
 
 layout(std430, set = 0, binding = 0) writeonly buffer ParamOut { vec4 param_out[]; };
 layout(set = 0, binding = 1) uniform samplerBuffer Grad;
@@ -22,12 +23,16 @@ layout(set = 0, binding = 4) uniform samplerBuffer Step;
 layout(set = 0, binding = 5) uniform samplerBuffer Param;
 layout(set = 0, binding = 6) uniform samplerBuffer M;
 layout(set = 0, binding = 7) uniform samplerBuffer V;
+layout(std430, set = 0, binding = 8) readonly buffer Guard { float guard[]; };
 
 layout(push_constant) uniform P {
     uint n4; // element count / 4, rounded up
 } p;
 
 void main() {
+    // A NaN or infinite loss: no update at all (the host reports the skipped batch).
+    if (GUARD != 0 && (isnan(guard[0]) || isinf(guard[0])))
+        return;
     // Step values (engine/ops/adamw.c): decay, beta1, 1 - beta1, beta2 | 1 - beta2,
     // -step_size, sqrt(bias_correction2), eps.
     const vec4 s0 = texelFetch(Step, 0), s1 = texelFetch(Step, 1);

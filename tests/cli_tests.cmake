@@ -70,6 +70,14 @@ if(VKSAMED_TORCH_PYTHON AND EXISTS ${SEG_DATA}/BrainT1Slice.png AND EXISTS ${SEG
     --check --png labels.png:181x217:3 --legend labels.legend.txt:9 --parity samed
     --ckpt ${SEG_CKPT}/tiny.pth --lora ${SEG_CKPT}/lora.pth --nifti ${SEG_CH2} --slice 90
     --size 512 --logits logits.npy --mask labels.png)
+  # SAMed_s: a LoRA file with adapters on the decoder's attentions too (B non-zero), merged.
+  segment_test(lora_s ok parity_train "class 8: colour"
+    --checkpoint ${VKSAMED_PARITY_DIR}/train_s_base.pth --lora ${VKSAMED_PARITY_DIR}/train_s_lora.pth
+    --classes 8 --image ${SEG_CH2} --slice 90 --axis 2 --size 256 --out labels.png
+    --logits logits.npy --check --png labels.png:181x217:3 --legend labels.legend.txt:9
+    --parity samed --ckpt ${VKSAMED_PARITY_DIR}/train_s_base.pth
+    --lora ${VKSAMED_PARITY_DIR}/train_s_lora.pth --nifti ${SEG_CH2} --slice 90 --size 256
+    --logits logits.npy --mask labels.png)
   segment_test(missing_image fail "" "/nonexistent.png: cannot open"
     --checkpoint ${SEG_SAM} --image /nonexistent.png --point 1,1 --out mask.png)
   segment_test(bad_point fail "" "bad --point \"10,abc\""

@@ -39,20 +39,21 @@ static const char *in_run(const train_config *c, const char *name, char *buf, si
     return buf;
 }
 
-static int save_checkpoint(sam_trainer *t, const train_config *c, int64_t step, int64_t epoch,
-                           int64_t index, int final) {
-    char p[TC_PATH + 64], s[3][32];
+static int save_checkpoint(sam_trainer *t, const train_config *c, int64_t step, int64_t updates,
+                           int64_t epoch, int64_t index, int final) {
+    char p[TC_PATH + 64], s[4][32];
     snprintf(s[0], sizeof s[0], "%lld", (long long)step);
     snprintf(s[1], sizeof s[1], "%lld", (long long)epoch);
     snprintf(s[2], sizeof s[2], "%lld", (long long)index);
-    const char *keys[3] = {"step", "next_epoch", "next_index"};
-    const char *vals[3] = {s[0], s[1], s[2]};
-    if (sam_trainer_save_state(t, in_run(c, "state.safetensors", p, sizeof p), 3, keys, vals) !=
+    snprintf(s[3], sizeof s[3], "%lld", (long long)updates);
+    const char *keys[4] = {"step", "next_epoch", "next_index", "adamw_step"};
+    const char *vals[4] = {s[0], s[1], s[2], s[3]};
+    if (sam_trainer_save_state(t, in_run(c, "state.safetensors", p, sizeof p), 4, keys, vals) !=
             VE_OK ||
         sam_trainer_save_model(t, in_run(c, "model.safetensors", p, sizeof p)) != VE_OK)
         return VE_FAIL;
     /* The .pth export (SAMed-compatible) at the end and with every checkpoint of a LoRA run. */
-    if (final || c->finetune == TC_FINETUNE_LORA)
+    if (final || c->finetune != TC_FINETUNE_FULL)
         return sam_trainer_save_model(t, in_run(c, "model.pth", p, sizeof p));
     return VE_OK;
 }
@@ -100,20 +101,6 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (!dev_sel && c.device[0]) dev_sel = c.device;
-    if (c.nan_policy == 1) {
-        /* AdamW runs in the same submission as the loss, so a non-finite loss has already
-         * reached the weights when the host sees it: skipping needs a split step (issue #7). */
-        fprintf(stderr, "vksamed train: train.nan: skip is not implemented yet; use stop (the "
-                        "run stops at a non-finite loss with its last checkpoint intact)\n");
-        train_config_free(&c);
-        return 2;
-    }
-    if (c.finetune == TC_FINETUNE_LORA_DECODER) {
-        fprintf(stderr, "vksamed train: model.finetune lora_decoder (SAMed_s) is not implemented "
-                        "yet; use lora or full\n");
-        train_config_free(&c);
-        return 2;
-    }
 
     int rc = 1;
     char p[TC_PATH + 64];
@@ -143,7 +130,9 @@ int cmd_train(int argc, char **argv) {
     if (!dev) goto fail;
 
     sam_train_opts_default(&o, &preset, c.image_size, c.batch);
-    o.finetune = c.finetune == TC_FINETUNE_FULL ? SAM_FT_FULL : SAM_FT_LORA;
+    o.finetune = c.finetune == TC_FINETUNE_FULL           ? SAM_FT_FULL
+                 : c.finetune == TC_FINETUNE_LORA_DECODER ? SAM_FT_LORA_DECODER
+                                                          : SAM_FT_LORA;
     o.lora_rank = c.lora_rank;
     if (c.n_lora_blocks >= 0) {
         memset(o.lora_blocks, 0, sizeof o.lora_blocks);
@@ -155,7 +144,8 @@ int cmd_train(int argc, char **argv) {
     t = sam_trainer_create(dev, &o);
     if (!t) goto fail;
 
-    int64_t step = 0, epoch = 0, index = 0;
+    /* step: batches taken; updates: those AdamW applied (a skipped NaN batch applies none). */
+    int64_t step = 0, updates = 0, epoch = 0, index = 0;
     /* A resumed run starts like a new one (the base checkpoint, the LoRA file, the same seeded
      * fresh init: frozen tensors are not in the state), then takes the state's trainables,
      * moments and position. */
@@ -166,6 +156,8 @@ int cmd_train(int argc, char **argv) {
         step = meta_int(state, "step", &ok);
         epoch = meta_int(state, "next_epoch", &ok);
         index = meta_int(state, "next_index", &ok);
+        updates =
+            ve_checkpoint_meta(state, "adamw_step") ? meta_int(state, "adamw_step", &ok) : step;
         if (!ok) {
             ve_fail("%s: no step / next_epoch / next_index metadata: not a vksamed training "
                     "state",
@@ -201,8 +193,10 @@ int cmd_train(int argc, char **argv) {
             "training %s at %d, %d classes, %s; %d samples, batch %d: %lld steps per epoch, "
             "epochs %d of %d (%lld steps); device memory %.1f MiB; run folder %s\n",
             preset.name, c.image_size, c.classes,
-            o.finetune == SAM_FT_FULL ? "full fine-tuning" : "LoRA on qkv", train.n, c.batch,
-            (long long)bpe, c.stop_epoch, c.epochs, (long long)total,
+            o.finetune == SAM_FT_FULL           ? "full fine-tuning"
+            : o.finetune == SAM_FT_LORA_DECODER ? "LoRA on qkv and the decoder's q, v (SAMed_s)"
+                                                : "LoRA on qkv",
+            train.n, c.batch, (long long)bpe, c.stop_epoch, c.epochs, (long long)total,
             (double)sam_trainer_device_bytes(t) / (1024.0 * 1024.0), c.output);
     if (step >= total) {
         fprintf(stderr, "nothing to do: the run already finished (step %lld of %lld)\n",
@@ -216,19 +210,33 @@ int cmd_train(int argc, char **argv) {
     const double t_start = bench_now_s();
     double t_prev = t_start;
     int stopped_by_clock = 0;
+    /* Test hook (tests/cli/train_test.sh): a NaN pixel in the batch of this step. */
+    const char *nan_env = getenv("VKSAMED_TEST_NAN_STEP");
+    const long long nan_step = nan_env ? atoll(nan_env) : -1;
     while (step < total) {
         int64_t e, idx;
         if (ve_loader_next(ld, images, labels, &e, &idx) != VE_OK) goto fail;
         const double lr = sam_samed_lr(c.base_lr, c.warmup, max_it, step + 1);
         sam_train_losses L;
-        if (sam_trainer_step(t, images, labels, lr, step + 1, &L) != VE_OK) goto fail;
+        if (step + 1 == nan_step) images[0] = NAN;
+        if (sam_trainer_step(t, images, labels, lr, updates + 1, &L) != VE_OK) goto fail;
         step++;
         if (!isfinite(L.loss)) {
-            /* The step's update is already applied: stop before it spreads into a checkpoint. */
-            ve_fail("step %lld (epoch %lld, batch %lld): the loss is %g (CE %g, Dice %g); the "
-                    "last checkpoint in %s is intact",
-                    (long long)step, (long long)e, (long long)idx, L.loss, L.ce, L.dice, c.output);
-            goto fail;
+            /* The device skipped the update: the weights are those before this batch. */
+            if (c.nan_policy == 0) {
+                ve_fail("step %lld (epoch %lld, batch %lld): the loss is %g (CE %g, Dice %g); "
+                        "stopped (train.nan: stop; skip would skip such batches); the last "
+                        "checkpoint in %s is intact",
+                        (long long)step, (long long)e, (long long)idx, L.loss, L.ce, L.dice,
+                        c.output);
+                goto fail;
+            }
+            train_progress_note(bar,
+                                "step %lld (epoch %lld, batch %lld): the loss is %g: batch "
+                                "skipped, weights unchanged (train.nan: skip)",
+                                (long long)step, (long long)e, (long long)idx, L.loss);
+        } else {
+            updates++;
         }
         const double now = bench_now_s();
         if (train_csv_row(csv, step, (int)e, lr, L.loss, L.ce, L.dice, c.batch / (now - t_prev),
@@ -240,7 +248,8 @@ int cmd_train(int argc, char **argv) {
         stopped_by_clock = c.max_minutes > 0 && now - t_start > c.max_minutes * 60.0;
         if ((epoch_end && ((e + 1) % c.save_every == 0)) || step == total || stopped_by_clock) {
             const int64_t ne = epoch_end ? e + 1 : e, ni_ = epoch_end ? 0 : idx + 1;
-            if (save_checkpoint(t, &c, step, ne, ni_, step == total || stopped_by_clock) != VE_OK)
+            if (save_checkpoint(t, &c, step, updates, ne, ni_, step == total || stopped_by_clock) !=
+                VE_OK)
                 goto fail;
         }
         if (epoch_end || step == total || stopped_by_clock) {

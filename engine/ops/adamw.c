@@ -27,12 +27,12 @@ enum {
 };
 
 static int adamw_node(ve_graph *g, const ve_device_info *info, ve_tid params, ve_tid grads,
-                      ve_tid m, ve_tid v, ve_tid sv, int64_t n) {
+                      ve_tid m, ve_tid v, ve_tid sv, ve_tid guard, int64_t n) {
     const int gpu = info->device_class == VE_CLASS_GPU;
     /* Lavapipe: workgroups of 8 (its SIMD width), a few dozen texels per invocation. */
     const uint32_t wg = gpu ? 64 : 8, per = gpu ? 1 : 16;
     const uint64_t n4 = ((uint64_t)n + 3) / 4;
-    ve_node_desc d = {.kernel = "adamw", .op = "adamw", .n_bind = 8};
+    ve_node_desc d = {.kernel = "adamw", .op = "adamw", .n_bind = 9};
     /* Read through texel views, written through storage buffers (see shaders/adamw.comp). */
     d.bind[0] = (ve_binding){params, VE_WRITE, VE_BIND_STORAGE};
     d.bind[1] = (ve_binding){grads, VE_READ, VE_BIND_TEXEL};
@@ -42,11 +42,14 @@ static int adamw_node(ve_graph *g, const ve_device_info *info, ve_tid params, ve
     d.bind[5] = (ve_binding){params, VE_READ, VE_BIND_TEXEL};
     d.bind[6] = (ve_binding){m, VE_READ, VE_BIND_TEXEL};
     d.bind[7] = (ve_binding){v, VE_READ, VE_BIND_TEXEL};
+    /* Without a guard the step values stand in (the shader does not read them there). */
+    d.bind[8] = (ve_binding){guard != VE_NONE ? guard : sv, VE_READ, VE_BIND_STORAGE};
     d.push[0] = (uint32_t)n4;
     d.push_bytes = 4;
-    d.n_spec = 2;
+    d.n_spec = 3;
     d.spec[0] = wg;
     d.spec[1] = per;
+    d.spec[2] = guard != VE_NONE;
     ve_groups_1d(g, (n4 + (uint64_t)wg * per - 1) / ((uint64_t)wg * per), d.groups);
     d.flops = 14.0 * (double)n;
     d.bytes = 28.0 * (double)n;
@@ -54,9 +57,15 @@ static int adamw_node(ve_graph *g, const ve_device_info *info, ve_tid params, ve
 }
 
 int ve_adamw(ve_graph *g, const ve_adamw_opts *o) {
+    return ve_adamw_guarded(g, o, VE_NONE);
+}
+
+int ve_adamw_guarded(ve_graph *g, const ve_adamw_opts *o, ve_tid guard) {
     ve_tid params, grads;
     int64_t n;
     if (!o) return ve_fail("adamw: no options");
+    if (guard != VE_NONE && ve_tensor_numel(g, guard) < 1)
+        return ve_fail("adamw: the guard tensor is empty");
     if (ve_trainable_flat(g, &params, &grads, &n)) return ve_fail_context("adamw: ");
     const ve_device_info *info = ve_device_get_info(ve_graph_device(g));
     ve_tid m = ve_tensor(g, VE_STATE, "adamw.exp_avg", 1, &n);
@@ -80,7 +89,7 @@ int ve_adamw(ve_graph *g, const ve_adamw_opts *o) {
             if (cp == VE_NONE || cg == VE_NONE || cm == VE_NONE || cv == VE_NONE)
                 return ve_fail_context("adamw: ");
         }
-        if (adamw_node(g, info, cp, cg, cm, cv, sv, len) != VE_OK)
+        if (adamw_node(g, info, cp, cg, cm, cv, sv, guard, len) != VE_OK)
             return ve_fail_context("adamw: ");
     }
     return VE_OK;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "sam/lora_keys.h"
 #include "sam/two_way_transformer.h"
 #include "status.h"
 
@@ -30,6 +31,7 @@ static int declare_attn(ve_graph *g, sam_params *ps, int tr, const char *pre, in
                         int64_t internal, sam_dec_attn *a) {
     char key[128];
     a->internal = (int)internal;
+    a->lora_a[0] = a->lora_a[1] = a->lora_b[0] = a->lora_b[1] = VE_NONE;
     P(a->q_w, 2, internal, c, 0, 0, "%s.q_proj.weight", pre);
     P(a->q_b, 1, internal, 0, 0, 0, "%s.q_proj.bias", pre);
     P(a->k_w, 2, internal, c, 0, 0, "%s.k_proj.weight", pre);
@@ -70,39 +72,46 @@ static int check_preset(const sam_preset *p, int img_size) {
     return VE_OK;
 }
 
-int sam_mask_decoder_declare(ve_graph *g, const sam_preset *p, int img_size, int trainable,
-                             sam_params *ps, sam_mask_decoder *d) {
+/* tr_tf: the two-way transformer's tensors trainable; tr_rest: the other decoder tensors. */
+static int declare(ve_graph *g, const sam_preset *p, int img_size, int tr_tf, int tr_rest,
+                   sam_params *ps, sam_mask_decoder *d) {
     memset(d, 0, sizeof *d);
     d->p = *p;
     if (check_preset(p, img_size)) return VE_FAIL;
     d->grid = img_size / p->patch_size;
-    const int tr = trainable;
+    int tr = tr_tf;
     const int64_t c = p->prompt_dim, m = p->mask_outputs, cross = c / p->decoder_downsample;
     char key[128], pre[96];
     for (int i = 0; i < p->decoder_depth; i++) {
         sam_twoway_layer *l = &d->layer[i];
         const char *t = "mask_decoder.transformer.layers";
+        /* The official module order (TwoWayAttentionBlock): saved files keep it. */
         snprintf(pre, sizeof pre, "%s.%d.self_attn", t, i);
         if (declare_attn(g, ps, tr, pre, c, c, &l->self_attn)) return VE_FAIL;
+        P(l->norm_w[0], 1, c, 0, 0, 0, "%s.%d.norm1.weight", t, i);
+        P(l->norm_b[0], 1, c, 0, 0, 0, "%s.%d.norm1.bias", t, i);
         snprintf(pre, sizeof pre, "%s.%d.cross_attn_token_to_image", t, i);
         if (declare_attn(g, ps, tr, pre, c, cross, &l->t2i)) return VE_FAIL;
-        snprintf(pre, sizeof pre, "%s.%d.cross_attn_image_to_token", t, i);
-        if (declare_attn(g, ps, tr, pre, c, cross, &l->i2t)) return VE_FAIL;
-        for (int j = 0; j < 4; j++) {
-            P(l->norm_w[j], 1, c, 0, 0, 0, "%s.%d.norm%d.weight", t, i, j + 1);
-            P(l->norm_b[j], 1, c, 0, 0, 0, "%s.%d.norm%d.bias", t, i, j + 1);
-        }
+        P(l->norm_w[1], 1, c, 0, 0, 0, "%s.%d.norm2.weight", t, i);
+        P(l->norm_b[1], 1, c, 0, 0, 0, "%s.%d.norm2.bias", t, i);
         const int64_t hid = p->decoder_mlp_dim;
         P(l->lin1_w, 2, hid, c, 0, 0, "%s.%d.mlp.lin1.weight", t, i);
         P(l->lin1_b, 1, hid, 0, 0, 0, "%s.%d.mlp.lin1.bias", t, i);
         P(l->lin2_w, 2, c, hid, 0, 0, "%s.%d.mlp.lin2.weight", t, i);
         P(l->lin2_b, 1, c, 0, 0, 0, "%s.%d.mlp.lin2.bias", t, i);
+        for (int j = 2; j < 4; j++) {
+            P(l->norm_w[j], 1, c, 0, 0, 0, "%s.%d.norm%d.weight", t, i, j + 1);
+            P(l->norm_b[j], 1, c, 0, 0, 0, "%s.%d.norm%d.bias", t, i, j + 1);
+        }
+        snprintf(pre, sizeof pre, "%s.%d.cross_attn_image_to_token", t, i);
+        if (declare_attn(g, ps, tr, pre, c, cross, &l->i2t)) return VE_FAIL;
     }
     if (declare_attn(g, ps, tr, "mask_decoder.transformer.final_attn_token_to_image", c, cross,
                      &d->final_attn))
         return VE_FAIL;
     P(d->norm_final_w, 1, c, 0, 0, 0, "mask_decoder.transformer.norm_final_attn.weight");
     P(d->norm_final_b, 1, c, 0, 0, 0, "mask_decoder.transformer.norm_final_attn.bias");
+    tr = tr_rest;
     P(d->iou_token, 2, 1, c, 0, 0, "mask_decoder.iou_token.weight");
     P(d->mask_tokens, 2, m, c, 0, 0, "mask_decoder.mask_tokens.weight");
     P(d->up0_w, 4, c, c / 4, 2, 2, "mask_decoder.output_upscaling.0.weight");
@@ -121,6 +130,41 @@ int sam_mask_decoder_declare(ve_graph *g, const sam_preset *p, int img_size, int
                        p->iou_head_depth, &d->iou_head);
 }
 #undef P
+
+int sam_mask_decoder_declare(ve_graph *g, const sam_preset *p, int img_size, int trainable,
+                             sam_params *ps, sam_mask_decoder *d) {
+    return declare(g, p, img_size, trainable, trainable, ps, d);
+}
+
+/* A [r, C] and B [internal, r] on q_proj and v_proj of one attention. */
+static int declare_adapters(ve_graph *g, sam_params *ps, int64_t r, int64_t c,
+                            sam_dec_attn_kind kind, int layer, sam_dec_attn *a) {
+    for (int k = 0; k < 2; k++) {
+        char ka[16], kb[16];
+        sam_lora_decoder_keys(kind, layer, k, ka, kb);
+        int64_t sa[2] = {r, c}, sb[2] = {a->internal, r};
+        a->lora_a[k] = sam_param_new(g, ps, ka, 2, sa, SAM_LOAD_EXACT, 1);
+        a->lora_b[k] = sam_param_new(g, ps, kb, 2, sb, SAM_LOAD_EXACT, 1);
+        if (a->lora_a[k] == VE_NONE || a->lora_b[k] == VE_NONE) return VE_FAIL;
+    }
+    return VE_OK;
+}
+
+int sam_mask_decoder_declare_lora(ve_graph *g, const sam_preset *p, int img_size, int rank,
+                                  sam_params *ps, sam_mask_decoder *d) {
+    if (rank < 1) return ve_fail("mask decoder LoRA: rank %d (at least 1)", rank);
+    if (declare(g, p, img_size, 0, 1, ps, d) != VE_OK) return VE_FAIL;
+    const int64_t c = p->prompt_dim;
+    /* SAMed_s's module order: each layer's self, token-to-image, image-to-token, then final. */
+    for (int i = 0; i < p->decoder_depth; i++) {
+        sam_twoway_layer *l = &d->layer[i];
+        if (declare_adapters(g, ps, rank, c, SAM_DEC_SELF, i, &l->self_attn) ||
+            declare_adapters(g, ps, rank, c, SAM_DEC_T2I, i, &l->t2i) ||
+            declare_adapters(g, ps, rank, c, SAM_DEC_I2T, i, &l->i2t))
+            return VE_FAIL;
+    }
+    return declare_adapters(g, ps, rank, c, SAM_DEC_FINAL, 0, &d->final_attn);
+}
 
 /* A gather index table [n] (rows of the source, -1 for a zero row), recorded as a constant. */
 static ve_tid index_const(ve_graph *g, sam_mask_decoder *d, const char *name, int64_t n,

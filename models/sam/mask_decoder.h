@@ -21,6 +21,7 @@
 
 typedef struct {
     ve_tid q_w, q_b, k_w, k_b, v_w, v_b, out_w, out_b;
+    ve_tid lora_a[2], lora_b[2]; /* SAMed_s adapters on q_proj [0] and v_proj [1], or VE_NONE */
     int internal; /* projection width: prompt_dim, or prompt_dim / downsample for cross-attention */
 } sam_dec_attn;
 
@@ -65,5 +66,12 @@ int sam_mask_decoder_build(ve_graph *g, sam_mask_decoder *d, ve_tid image_emb,
 /* After ve_graph_compile: writes the gather index tables (once; runs do not change them). */
 int sam_mask_decoder_write_consts(ve_graph *g, const sam_mask_decoder *d);
 void sam_mask_decoder_free(sam_mask_decoder *d);
+
+/* SAMed_s (sam_lora_image_encoder_mask_decoder.py): the two-way transformer frozen, LoRA of rank
+ * `rank` on q_proj and v_proj of every attention in it (keys of sam/lora_keys.h, declared after
+ * the base tensors; A and B trainable), the rest of the decoder (tokens, upscaling,
+ * hypernetworks, IoU head) trainable. */
+int sam_mask_decoder_declare_lora(ve_graph *g, const sam_preset *p, int img_size, int rank,
+                                  sam_params *ps, sam_mask_decoder *d);
 
 #endif

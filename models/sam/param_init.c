@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "sam/lora_keys.h"
 #include "sam/params.h"
 #include "status.h"
 
@@ -55,9 +56,10 @@ int sam_param_init(ve_graph *g, const sam_params *ps, const sam_param *p, uint64
     const int64_t n = ve_tensor_numel(g, p->t);
     init_kind kind = I_UNIFORM;
     double bound = 0;
-    if (!strncmp(k, "w_b_", 4) || ends_with(k, "pos_embed") || contains(k, "rel_pos_")) {
+    const sam_lora_role lora = sam_lora_key_role(k);
+    if (lora == SAM_LORA_B || ends_with(k, "pos_embed") || contains(k, "rel_pos_")) {
         kind = I_ZERO;
-    } else if (!strncmp(k, "w_a_", 4)) {
+    } else if (lora == SAM_LORA_A) {
         bound = 1.0 / sqrt((double)ve_tensor_dim(g, p->t, 1));
     } else if (ends_with(k, "positional_encoding_gaussian_matrix") ||
                ends_with(k, "_token.weight") || ends_with(k, "mask_tokens.weight") ||

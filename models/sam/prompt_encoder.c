@@ -47,7 +47,6 @@ int sam_prompt_encoder_declare(ve_graph *g, const sam_preset *p, int img_size, i
       "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix");
     for (int i = 0; i < SAM_PT_N; i++)
         P(e->table[i], 2, 1, c, 0, 0, trainable, "%s", table_key[i]);
-    P(e->no_mask, 2, 1, c, 0, 0, trainable, "prompt_encoder.no_mask_embed.weight");
     P(e->ds0_w, 4, mq, 1, 2, 2, trainable, "%s.0.weight", pre);
     P(e->ds0_b, 1, mq, 0, 0, 0, trainable, "%s.0.bias", pre);
     P(e->ds1_w, 1, mq, 0, 0, 0, trainable, "%s.1.weight", pre);
@@ -58,6 +57,8 @@ int sam_prompt_encoder_declare(ve_graph *g, const sam_preset *p, int img_size, i
     P(e->ds4_b, 1, mc, 0, 0, 0, trainable, "%s.4.bias", pre);
     P(e->ds6_w, 4, c, mc, 1, 1, trainable, "%s.6.weight", pre);
     P(e->ds6_b, 1, c, 0, 0, 0, trainable, "%s.6.bias", pre);
+    /* After mask_downscaling: the official state dict's order (saved files keep it). */
+    P(e->no_mask, 2, 1, c, 0, 0, trainable, "prompt_encoder.no_mask_embed.weight");
 #undef P
     return VE_OK;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sam/image_encoder.h"
+#include "sam/lora_keys.h"
 #include "sam/mask_decoder.h"
 #include "sam/params.h"
 #include "sam/prompt_encoder.h"
@@ -52,8 +53,8 @@ static int build(sam_trainer *t) {
     int64_t is[4] = {B, 3, S, S}, ls[3] = {B, t->side, t->side};
     t->image = ve_tensor(g, VE_INPUT, "image", 4, is);
     t->labels = ve_tensor(g, VE_INPUT, "labels", 3, ls);
-    sam_encoder_train et = {o->finetune == SAM_FT_FULL,
-                            o->finetune == SAM_FT_LORA ? o->lora_rank : 0, o->lora_blocks};
+    const int full = o->finetune == SAM_FT_FULL, dec_lora = o->finetune == SAM_FT_LORA_DECODER;
+    sam_encoder_train et = {full, full ? 0 : o->lora_rank, o->lora_blocks};
     ve_tid emb = VE_NONE;
     if (t->image == VE_NONE || t->labels == VE_NONE ||
         sam_image_encoder_declare_train(g, &o->p, o->img_size, &et, &t->ps, &t->enc) != VE_OK ||
@@ -62,7 +63,9 @@ static int build(sam_trainer *t) {
     /* SAMed: no prompts; the decoder outputs every class's mask. */
     sam_prompt_shape ps = {o->batch, 0, 0, 0};
     if (sam_prompt_encoder_declare(g, &o->p, o->img_size, 1, &t->ps, &t->pe) != VE_OK ||
-        sam_mask_decoder_declare(g, &o->p, o->img_size, 1, &t->ps, &t->dec) != VE_OK ||
+        (dec_lora
+             ? sam_mask_decoder_declare_lora(g, &o->p, o->img_size, o->lora_rank, &t->ps, &t->dec)
+             : sam_mask_decoder_declare(g, &o->p, o->img_size, 1, &t->ps, &t->dec)) != VE_OK ||
         sam_prompt_encoder_build(g, &t->pe, &ps, &t->pr) != VE_OK ||
         sam_mask_decoder_build(g, &t->dec, emb, &t->pr, &t->out) != VE_OK)
         return VE_FAIL;
@@ -72,8 +75,10 @@ static int build(sam_trainer *t) {
     ve_keep(g, t->ce);
     ve_keep(g, t->dice);
     ve_compile_opts co = {.profile = o->profile};
-    if (ve_graph_backward(g, t->loss) != VE_OK || ve_adamw(g, &o->adamw) != VE_OK ||
-        ve_graph_compile(g, &co) != VE_OK)
+    /* A NaN or infinite loss leaves the weights and moments as they were (the update is
+     * skipped on the device): the host then stops or skips the batch (train.nan). */
+    if (ve_graph_backward(g, t->loss) != VE_OK ||
+        ve_adamw_guarded(g, &o->adamw, t->loss) != VE_OK || ve_graph_compile(g, &co) != VE_OK)
         return VE_FAIL;
     if (sam_mask_decoder_write_consts(g, &t->dec) != VE_OK ||
         sam_prompts_write(g, &t->pe, &t->pr, NULL, NULL, NULL, NULL) != VE_OK)
@@ -85,7 +90,7 @@ static int build(sam_trainer *t) {
 sam_trainer *sam_trainer_create(ve_device *dev, const sam_train_opts *o) {
     const sam_preset *p = &o->p;
     if (o->img_size < p->patch_size || o->img_size % p->patch_size || o->batch < 1 ||
-        p->mask_outputs < 2 || (o->finetune == SAM_FT_LORA && o->lora_rank < 1)) {
+        p->mask_outputs < 2 || (o->finetune != SAM_FT_FULL && o->lora_rank < 1)) {
         ve_fail("SAMed training: bad options: input %d (a multiple of %d), batch %d, %d outputs "
                 "(classes + 1, at least 2), LoRA rank %d",
                 o->img_size, p->patch_size, o->batch, p->mask_outputs, o->lora_rank);
@@ -257,19 +262,26 @@ static int write_list(const char *path, const tensor_list *l, int n_meta, const 
     return ve_safetensors_write_meta(path, l->n, l->t, n_meta, keys, values);
 }
 
+/* Save pass of key k in SAMed's layouts: the adapter groups (0 .. 7), then the prompt encoder
+ * and decoder (8; SAMed_s leaves out the frozen transformer), then SAMed_s's fati_* (9); -1:
+ * not saved. */
+static int save_pass(const char *k, int samed_s) {
+    const int grp = sam_lora_save_group(k);
+    if (grp >= 0) return grp;
+    if (is_decoder_side(k))
+        return samed_s && !strncmp(k, "mask_decoder.transformer.", 25) ? -1 : SAM_LORA_SAVE_GROUPS;
+    return !strncmp(k, "fati_", 5) ? SAM_LORA_SAVE_GROUPS + 1 : -1;
+}
+
 int sam_trainer_save_model(sam_trainer *t, const char *path) {
     tensor_list l = {0};
     int rc = list_open(&l, t->ps.n);
-    if (t->o.finetune == SAM_FT_LORA) {
-        /* SAMed's save_lora_parameters order: every w_a, every w_b, then the rest. */
-        for (int pass = 0; pass < 3 && rc == VE_OK; pass++)
-            for (int i = 0; i < t->ps.n && rc == VE_OK; i++) {
-                const char *k = t->ps.p[i].key;
-                int want = pass == 0   ? !strncmp(k, "w_a_", 4)
-                           : pass == 1 ? !strncmp(k, "w_b_", 4)
-                                       : is_decoder_side(k);
-                if (want) rc = list_add(&l, t->g, t->ps.p[i].t, k);
-            }
+    if (t->o.finetune != SAM_FT_FULL) {
+        const int samed_s = t->o.finetune == SAM_FT_LORA_DECODER;
+        for (int pass = 0; pass < SAM_LORA_SAVE_GROUPS + 2 && rc == VE_OK; pass++)
+            for (int i = 0; i < t->ps.n && rc == VE_OK; i++)
+                if (save_pass(t->ps.p[i].key, samed_s) == pass)
+                    rc = list_add(&l, t->g, t->ps.p[i].t, t->ps.p[i].key);
     } else {
         for (int i = 0; i < t->ps.n && rc == VE_OK; i++)
             rc = list_add(&l, t->g, t->ps.p[i].t, t->ps.p[i].key);

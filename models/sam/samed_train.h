@@ -15,6 +15,8 @@
 typedef enum {
     SAM_FT_LORA, /* SAMed: LoRA on the encoder's q and v, prompt encoder and decoder trained */
     SAM_FT_FULL, /* every parameter trained (what training without a SAM checkpoint does) */
+    SAM_FT_LORA_DECODER, /* SAMed_s: SAM_FT_LORA, but the decoder's two-way transformer frozen
+                            with LoRA on its attentions' q and v projections */
 } sam_finetune;
 
 typedef struct {
@@ -22,7 +24,7 @@ typedef struct {
     int img_size; /* S */
     int batch;
     sam_finetune finetune;
-    int lora_rank;                             /* SAM_FT_LORA: r (SAMed: 4) */
+    int lora_rank;                             /* SAM_FT_LORA(_DECODER): r (SAMed: 4) */
     unsigned char lora_blocks[SAM_MAX_BLOCKS]; /* blocks with adapters (all ones: every block) */
     ve_seg_loss_opts loss;
     ve_adamw_opts adamw;
@@ -55,7 +57,9 @@ int sam_trainer_init_weights(sam_trainer *t, ve_checkpoint *base, ve_checkpoint 
                              uint64_t seed, sam_init_report *rep);
 
 /* One step: images [B, 3, S, S] (SAMed feeds [0, 1] values), labels [B, L, L] class indices as
- * floats (L = sam_trainer_label_side), lr for this step, step number from 1. */
+ * floats (L = sam_trainer_label_side), lr for this step, AdamW's step number from 1 (the updates
+ * applied so far + 1). When the loss comes back NaN or infinite, no update was applied: the
+ * weights and moments are those before the step. */
 int sam_trainer_step(sam_trainer *t, const float *images, const float *labels, double lr,
                      int64_t step, sam_train_losses *out);
 
@@ -76,7 +80,9 @@ int sam_trainer_read_grad(sam_trainer *t, const char *key, float *dst, size_t n)
 
 /* The trained model as a file (.safetensors, or .pth written as torch.save would: SAMed's
  * loaders accept it): with LoRA SAMed's layout (w_a_*, w_b_*, then every prompt_encoder.* and
- * mask_decoder.* tensor, the frozen Gaussian included); fully trained, the whole state dict. */
+ * mask_decoder.* tensor, the frozen Gaussian included); SAMed_s's (w_a, w_b, sa_a, sa_b, cti_a,
+ * cti_b, cit_a, cit_b, the prompt encoder, the decoder outside its transformer, fati_*); fully
+ * trained, the whole state dict. */
 int sam_trainer_save_model(sam_trainer *t, const char *path);
 
 /* The full training state (every trainable, AdamW's moments, and n_meta string pairs: step,

@@ -18,13 +18,20 @@ static ve_tid add_pe(ve_graph *g, ve_tid x, ve_tid pe, int64_t batch, int64_t hw
     return rows(g, ve_add(g, rows(g, x, batch, hw * c), pe), batch * hw, c);
 }
 
+/* x w^T + b, plus SAMed_s's adapter (x A^T) B^T when there is one (fused into the linear). */
+static ve_tid proj(ve_graph *g, ve_tid x, ve_tid w, ve_tid b, ve_tid la, ve_tid lb) {
+    if (la == VE_NONE) return ve_linear(g, x, w, b);
+    ve_lora_adapter ad = {la, lb, 0};
+    return ve_linear_lora(g, x, w, b, 1, &ad);
+}
+
 /* DecoderAttention: project q [B*nq, C], k and v [B*nk, C] to the internal width, attend per
  * image and head (softmax(q k^T / sqrt(head_dim)) v), project back to C. */
 static ve_tid attend(ve_graph *g, const sam_dec_attn *a, int heads, ve_tid q, ve_tid k, ve_tid v,
                      int64_t batch, int64_t nq, int64_t nk) {
-    q = ve_linear(g, q, a->q_w, a->q_b);
+    q = proj(g, q, a->q_w, a->q_b, a->lora_a[0], a->lora_b[0]);
     k = ve_linear(g, k, a->k_w, a->k_b);
-    v = ve_linear(g, v, a->v_w, a->v_b);
+    v = proj(g, v, a->v_w, a->v_b, a->lora_a[1], a->lora_b[1]);
     if (q == VE_NONE || k == VE_NONE || v == VE_NONE) return VE_NONE;
     const int hd = a->internal / heads;
     ve_attention_opts o = {.batch = batch,

@@ -125,7 +125,8 @@ def reference(args, torch, sm, F):
             "mask_decoder.mask_tokens.weight")).shape[0]
         model = sm.Sam("tiny", S, tokens)
         base = sm.resize_state_dict(sd, S, "tiny")
-        base.update({k: v for k, v in extra.items() if not k.startswith("w_")})
+        # Adapters (w_a_000, sa_b_001, fati_qa, ...) have no dot; the rest are model keys.
+        base.update({k: v for k, v in extra.items() if "." in k})
         missing = sm.load_matching(model, base)
         assert not missing, missing
         if args.lora:
@@ -134,6 +135,15 @@ def reference(args, torch, sm, F):
                 for i, (a, b) in enumerate(zip(w_a, w_b)):
                     a.weight.copy_(extra[f"w_a_{i:03d}"])
                     b.weight.copy_(extra[f"w_b_{i:03d}"])
+            if "sa_a_000" in extra:  # SAMed_s: adapters on the decoder's q / v projections
+                groups = sm.add_decoder_lora(model)
+                with torch.no_grad():
+                    for g, pairs in groups.items():
+                        for i, (a, b) in enumerate(pairs):
+                            ka, kb = ((f"fati_{'qv'[i]}a", f"fati_{'qv'[i]}b") if g == "fati"
+                                      else (f"{g}_a_{i:03d}", f"{g}_b_{i:03d}"))
+                            a.weight.copy_(extra[ka])
+                            b.weight.copy_(extra[kb])
         prompts = {}
     with torch.no_grad():
         emb = model.image_encoder(x)

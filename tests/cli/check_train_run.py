@@ -3,6 +3,7 @@
   check_train_run.py RUN STEPS TEST_SLICES   every output exists and is well-formed
   check_train_run.py --same-weights A B      two safetensors files hold identical tensors
   check_train_run.py --lora FILE.pth BLOCKS  a SAMed LoRA export: keys, shapes, torch.load
+  check_train_run.py --lora-s FILE.pth BLOCKS DECODER_DEPTH  a SAMed_s export: keys, order
 
 Only the standard library and numpy are needed; torch.load is tried when torch is installed.
 """
@@ -134,10 +135,40 @@ def check_lora(path, blocks):
     print(f"{path}: {len(keys)} tensors in SAMed's layout, B trained")
 
 
+def check_lora_s(path, blocks, dec_depth):
+    """SAMed_s's save_lora_parameters layout: w_a, w_b, sa_a, sa_b, cti_a, cti_b, cit_a, cit_b,
+    prompt_encoder.*, mask_decoder.* outside the transformer, fati_qa/qb/va/vb; B trained."""
+    zipfile.ZipFile(path).testzip()
+    sd = torch_load(path)
+    if sd is None:
+        print("torch not installed: zip structure only")
+        return
+    keys = list(sd)
+    want = [f"w_{x}_{i:03d}" for x in "ab" for i in range(2 * blocks)]
+    want += [f"{g}_{x}_{i:03d}" for g in ("sa", "cti", "cit") for x in "ab"
+             for i in range(2 * dec_depth)]
+    if keys[:len(want)] != want:
+        fail(f"SAMed_s keys {keys[:6]}..., expected SAMed_s's order")
+    rest = keys[len(want):]
+    if rest[-4:] != ["fati_qa", "fati_qb", "fati_va", "fati_vb"]:
+        fail(f"SAMed_s: last keys {rest[-4:]}, expected fati_qa, fati_qb, fati_va, fati_vb")
+    mid = rest[:-4]
+    if not mid or any(not (k.startswith("prompt_encoder.") or k.startswith("mask_decoder."))
+                      or "transformer" in k for k in mid):
+        fail("SAMed_s: the middle keys must be prompt_encoder.* and mask_decoder.* without the "
+             "transformer")
+    for k in ("w_b_000", "sa_b_000", "cit_b_001", "fati_vb"):
+        if float(sd[k].abs().max()) == 0:
+            fail(f"{k} is still zero: the adapters did not train")
+    print(f"{path}: {len(keys)} tensors in SAMed_s's layout, B trained")
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "--same-weights":
         check_same(a[1], a[2])
+    elif a[0] == "--lora-s":
+        check_lora_s(a[1], int(a[2]), int(a[3]))
     elif a[0] == "--lora":
         check_lora(a[1], int(a[2]))
     else:

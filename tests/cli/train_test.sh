@@ -6,7 +6,10 @@
 #   resume:  2 epochs straight vs 1 epoch then --resume to 2: log.csv identical in every column
 #            but the timing ones, and identical final weights.
 #   lora:    a SAMed LoRA run from a tiny SAM checkpoint (the parity fixture), its .pth export
-#            loaded back by `vksamed eval` and `vksamed segment --lora`.
+#            loaded back by `vksamed eval` and `vksamed segment --lora`; then the same as
+#            SAMed_s (finetune lora_decoder), its export checked and evaluated.
+#   nan:     a NaN loss (injected): train.nan stop ends the run naming the step; skip drops the
+#            batch with the weights untouched (equal to a run without that step).
 #   errors:  bad configs and overrides fail cleanly, naming the key, and write nothing.
 set -u
 case=$1 vk=$2 src=$3 dir=$4 py=${5:-/usr/bin/python3}
@@ -53,6 +56,41 @@ lora)
         --image /usr/share/mricron/templates/ch2.nii.gz --slice 80 --out seg.png ||
         fail "segment with the LoRA export exited $?"
     [ -s seg.png ] || fail "no seg.png"
+    # SAMed_s: adapters on the decoder's attentions as well, its .pth in SAMed_s's layout.
+    "$vk" train "$cfg" model.preset=tiny model.checkpoint="$base" model.finetune=lora_decoder \
+        model.image_size=256 train.batch=2 train.epochs=1 train.warmup=2 output=lora_s \
+        data.train='[{image: /usr/share/mricron/templates/ch2.nii.gz, label: /usr/share/mricron/templates/aal.nii.gz, slices: "60-65"}]' \
+        || fail "SAMed_s train exited $?"
+    "$py" "$src/tests/cli/check_train_run.py" --lora-s lora_s/model.pth 6 2 ||
+        fail "bad SAMed_s export"
+    "$vk" eval "$cfg" model.preset=tiny model.checkpoint="$base" model.finetune=lora_decoder \
+        model.image_size=256 output=lora_s --model lora_s/model.pth --no-overlays > eval_s.txt ||
+        fail "eval of the SAMed_s export exited $?"
+    grep -q "mean Dice" eval_s.txt || fail "no mean Dice line (SAMed_s)"
+    ;;
+nan)
+    # A NaN pixel in a step's batch (test hook VKSAMED_TEST_NAN_STEP): the device skips that
+    # update. stop: the run ends naming the step; skip: the batch is dropped and the run goes on.
+    # 4 slices, batch 4: one step per epoch.
+    four='data.train=[{image: /usr/share/mricron/templates/ch2.nii.gz, label: /usr/share/mricron/templates/aal.nii.gz, slices: "60-63"}]'
+    out=$(VKSAMED_TEST_NAN_STEP=2 small train.epochs=2 output=stop "$four" 2>&1); rc=$?
+    echo "$out" | tail -1
+    [ $rc -eq 1 ] || fail "stop: exit $rc"
+    echo "$out" | grep -qE "step 2 .*the loss is nan.*stopped" || fail "stop: no message naming step 2"
+    VKSAMED_TEST_NAN_STEP=2 small train.epochs=2 train.nan=skip output=skip "$four" 2> skip.err ||
+        { cat skip.err; fail "skip: exit $?"; }
+    grep -qE "step 2 .*the loss is nan: batch skipped" skip.err || fail "skip: no note for step 2"
+    small train.epochs=2 train.stop_epoch=1 output=one "$four" 2> /dev/null || fail "one step: exit $?"
+    # The skipped step changed nothing: the weights after it are those after step 1.
+    "$py" "$src/tests/cli/check_train_run.py" --same-weights skip/model.safetensors \
+        one/model.safetensors || fail "the skipped step changed the weights"
+    "$py" - skip/state.safetensors <<'PY' || fail "skip: state metadata"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+meta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
+assert meta["step"] == "2" and meta["adamw_step"] == "1", meta
+print("state: step 2, AdamW step 1")
+PY
     ;;
 errors)
     expect_fail() {

@@ -1,12 +1,15 @@
 """Writes the training-step parity fixtures: SAMed training steps (SAM_SPEC.md section 5) of the
 tiny preset in PyTorch, for the engine's test_train_parity. Two cases share every step but the
-model set-up:
+model set-up (three cases):
 
   LoRA (prefix train_):      S = 512, SAMed's LoRA (r = 4) on every encoder block's qkv, the base
                              encoder frozen, prompt encoder and mask decoder trainable
   full (prefix train_full_): S = 256, every parameter trainable (what training without a SAM
                              checkpoint does), the image encoder included; the token grid 16 is
                              not a multiple of the window 14, so windowed blocks pad it to 28
+  SAMed_s (prefix train_s_): S = 256, the LoRA case's set-up plus SAMed_s's adapters on q_proj
+                             and v_proj of every attention of the decoder's two-way transformer,
+                             which is frozen (sam_lora_image_encoder_mask_decoder.py)
 
 Both: batch 2, 9 mask outputs (8 classes + background), no prompts (sparse empty, dense =
 no_mask_embed), all 9 low-res masks [2, 9, 4g, 4g] (g = S / 16) into loss = 0.2 * CE + 0.8 * Dice
@@ -25,6 +28,9 @@ Files in OUTDIR (.npy are float32), P the case's prefix:
                            block), then every prompt_encoder.* and mask_decoder.* tensor (equal to
                            the base's); A Kaiming-uniform, B random (scale 0.05) so that A gets
                            gradients
+  train_s_base.pth, train_s_lora.pth   SAMed_s case: the base, and SAMed_s's LoRA file (w_a,
+                           w_b, sa_a, sa_b, cti_a, cti_b, cit_a, cit_b, prompt_encoder.*,
+                           mask_decoder.* outside the transformer, fati_qa/qb/va/vb)
   train_full_base.pth      full case: a random SAM state dict at S = 256 with 9 mask tokens
                            (token embeddings N(0, 1) as nn.Embedding's init, the rest as
                            sam_model.randomize)
@@ -67,7 +73,7 @@ from dump_sam import save
 from seg_loss_check import torch_loss
 
 PRESET, BATCH, OUTPUTS, RANK = "tiny", 2, 9, 4  # 9 outputs: 8 classes + background
-LORA_SIZE, FULL_SIZE = 512, 256
+LORA_SIZE, FULL_SIZE, SAMED_S_SIZE = 512, 256, 256
 LR1, LR2, BETAS, EPS, WD = 1e-3, 2e-3, (0.9, 0.999), 1e-8, 0.1
 W_CE, W_DICE = 0.2, 0.8
 
@@ -140,6 +146,41 @@ def build_lora(out):
     return sam, trainable
 
 
+def build_samed_s(out):
+    """The SAMed_s case: a base model at S = 256 (saved as SAMed loads a 1024 checkpoint), then
+    LoRA on the encoder's qkv and on q_proj / v_proj of every attention of the frozen decoder
+    transformer (saved in SAMed_s's layout, every B random at scale 0.05 so that the A get
+    gradients): returns sam and {key: param} of the trainables in the LoRA file's order."""
+    torch.manual_seed(5)
+    sam1024 = sm.Sam(PRESET, 1024)
+    sm.randomize(sam1024, seed=51)
+    sam = sm.Sam(PRESET, SAMED_S_SIZE, OUTPUTS)
+    sm.load_matching(sam, sm.resize_state_dict(sam1024.state_dict(), SAMED_S_SIZE, PRESET))
+    torch.save(sam.state_dict(), os.path.join(out, "train_s_base.pth"))
+    for p in sam.image_encoder.parameters():
+        p.requires_grad_(False)
+    w_a, w_b = sm.add_lora(sam, RANK)
+    groups = sm.add_decoder_lora(sam, RANK)
+    g = torch.Generator().manual_seed(52)
+    bs = list(w_b) + [b for pairs in groups.values() for _, b in pairs]
+    with torch.no_grad():
+        for lin in bs:
+            lin.weight.copy_(0.05 * torch.randn(lin.weight.shape, generator=g))
+    lora = sm.samed_s_state_dict(sam, w_a, w_b, groups)
+    torch.save(lora, os.path.join(out, "train_s_lora.pth"))
+    params = dict(sam.named_parameters())
+    adapters = {id(l.weight) for l in list(w_a) + list(w_b)}
+    adapters |= {id(l.weight) for pairs in groups.values() for ab in pairs for l in ab}
+    trainable = {}
+    for k, v in lora.items():
+        if id(v) in adapters:
+            trainable[k] = v
+        elif k in params:  # not the Gaussian PE buffer
+            trainable[k] = params[k]
+    assert not any("transformer" in k for k in trainable), "SAMed_s freezes the transformer"
+    return sam, trainable
+
+
 def build_full(out):
     """The full case's model at S = 256 (saved): every parameter trainable, in state dict order.
     Checks that the reference's windowed blocks pad the grid as the engine's do."""
@@ -206,7 +247,7 @@ def report_grads(grads):
     for k, g in grads.items():
         if g is None:
             continue
-        grp = k[:4] if k.startswith("w_") else ".".join(k.split(".")[:2])
+        grp = k.rsplit("_", 1)[0] if "." not in k else ".".join(k.split(".")[:2])
         groups[grp] = max(groups.get(grp, 0.0), g.abs().max().item())
     for grp, m in groups.items():
         print(f"  max |grad| {grp:45s} {m:.3e}")
@@ -324,6 +365,8 @@ def main(out):
     run_case(out, "train_", sam, trainable, LORA_SIZE, 33)
     sam, trainable = build_full(out)
     run_case(out, "train_full_", sam, trainable, FULL_SIZE, 34)
+    sam, trainable = build_samed_s(out)
+    run_case(out, "train_s_", sam, trainable, SAMED_S_SIZE, 35)
     print(f"dump_train.py: wrote the training fixtures to {out}")
 
 

@@ -474,6 +474,64 @@ def lora_state_dict(sam, w_a, w_b):
     return d
 
 
+class LoRAproj(nn.Module):
+    """SAMed_s's LoRA on one decoder projection: proj(x) + B(A(x))."""
+
+    def __init__(self, proj, a, b):
+        super().__init__()
+        self.proj, self.a, self.b = proj, a, b
+
+    def forward(self, x):
+        return self.proj(x) + self.b(self.a(x))
+
+
+def add_decoder_lora(sam, rank=4):
+    """SAMed_s (sam_lora_image_encoder_mask_decoder.py): freezes the decoder's two-way
+    transformer and wraps q_proj and v_proj of every attention in it. Returns {group: [(a, b),
+    ...]} for sa, cti, cit (q then v of each layer) and fati (q, v)."""
+    tf = sam.mask_decoder.transformer
+    for p in tf.parameters():
+        p.requires_grad_(False)
+    groups = {"sa": [], "cti": [], "cit": [], "fati": []}
+
+    def wrap(attn, group):
+        for name in ("q_proj", "v_proj"):
+            proj = getattr(attn, name)
+            a = nn.Linear(proj.in_features, rank, bias=False)
+            b = nn.Linear(rank, proj.out_features, bias=False)
+            nn.init.kaiming_uniform_(a.weight, a=math.sqrt(5))
+            nn.init.zeros_(b.weight)
+            setattr(attn, name, LoRAproj(proj, a, b))
+            groups[group].append((a, b))
+
+    for layer in tf.layers:
+        wrap(layer.self_attn, "sa")
+        wrap(layer.cross_attn_token_to_image, "cti")
+        wrap(layer.cross_attn_image_to_token, "cit")
+    wrap(tf.final_attn_token_to_image, "fati")
+    return groups
+
+
+def samed_s_state_dict(sam, w_a, w_b, groups):
+    """SAMed_s's save_lora_parameters layout: w_a, w_b, sa_a, sa_b, cti_a, cti_b, cit_a, cit_b,
+    prompt_encoder.*, mask_decoder.* outside the transformer, fati_qa, fati_qb, fati_va,
+    fati_vb. Keys of the wrapped projections are the official ones (proj.weight ->
+    q_proj.weight)."""
+    d = {f"w_a_{i:03d}": l.weight for i, l in enumerate(w_a)}
+    d.update({f"w_b_{i:03d}": l.weight for i, l in enumerate(w_b)})
+    for g in ("sa", "cti", "cit"):
+        d.update({f"{g}_a_{i:03d}": a.weight for i, (a, _) in enumerate(groups[g])})
+        d.update({f"{g}_b_{i:03d}": b.weight for i, (_, b) in enumerate(groups[g])})
+    for k, v in sam.state_dict().items():
+        if k.startswith("prompt_encoder.") or (k.startswith("mask_decoder.") and
+                                               "transformer" not in k):
+            d[k] = v
+    (qa, qb), (va, vb) = groups["fati"]
+    d.update({"fati_qa": qa.weight, "fati_qb": qb.weight, "fati_va": va.weight,
+              "fati_vb": vb.weight})
+    return d
+
+
 def randomize(module, seed, scale=0.05):
     """Random weights everywhere (zeros would hide errors); LayerNorm weights near 1."""
     g = torch.Generator().manual_seed(seed)

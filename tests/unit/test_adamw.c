@@ -1,7 +1,9 @@
 /* AdamW over the flat trainable buffer: several steps with a changing learning rate (warmup,
  * then decay) against tests/ref/adamw_ref.c (PyTorch 1.13 _single_tensor_adamw), from one
  * compiled graph replayed with ve_adamw_set_step in between. A trainable that receives no
- * gradient and a frozen parameter must stay bit-identical (no decay either). */
+ * gradient and a frozen parameter must stay bit-identical (no decay either). The guarded form
+ * skips the whole update when its guard (the loss) is NaN or infinite. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +157,58 @@ static void run_chunked(ve_device *dev, uint64_t *seed) {
     ve_graph_destroy(g);
 }
 
+/* ve_adamw_guarded: a NaN or infinite guard skips the update on the device (parameters and
+ * moments bit-identical); a finite one updates as ve_adamw does. */
+static void run_guarded(ve_device *dev, uint64_t *seed) {
+    const int64_t n = 300, one = 1;
+    ve_graph *g = ve_graph_create(dev);
+    ve_tid x = ve_tensor(g, VE_TRAINABLE, "x", 1, &n);
+    ve_tid guard = ve_tensor(g, VE_INPUT, "guard", 1, &one);
+    ve_tid dy = ve_tensor(g, VE_INPUT, "dy", 1, &n);
+    ve_tid y = ve_add(g, x, dy);
+    tu_check(ve_graph_backward_seed(g, y, dy) == VE_OK, "guarded: backward");
+    const ve_adamw_opts o = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f};
+    tu_check(ve_adamw_guarded(g, &o, guard) == VE_OK, "guarded adamw");
+    tu_compile(g);
+    ve_tid m, v;
+    tu_check(ve_adamw_moments(g, &m, &v) == VE_OK, "moments");
+    float *xv = tu_rand(seed, (size_t)n, -1, 1);
+    tu_write(g, x, xv);
+    tracked k;
+    track(g, &k, x, xv);
+    /* Guards per run; the AdamW step count only advances on applied updates. */
+    const float guards[5] = {0.5f, NAN, INFINITY, -INFINITY, 2.0f};
+    int applied = 0;
+    for (int r = 0; r < 5; r++) {
+        float *dyv = tu_rand(seed, (size_t)n, -1, 1);
+        tu_write(g, dy, dyv);
+        tu_write(g, guard, &guards[r]);
+        float *p0 = tu_read(g, x), *m0 = tu_read(g, m), *v0 = tu_read(g, v);
+        tu_check(ve_adamw_set_step(g, &o, 1e-2, applied + 1) == VE_OK, "guarded: set step");
+        tu_run(g);
+        float *p = tu_read(g, x), *m1 = tu_read(g, m), *v1 = tu_read(g, v);
+        char what[96];
+        if (isfinite(guards[r])) {
+            applied++;
+            ref_adamw_step(k.p, dyv, k.m, k.v, n, 1e-2, 0.9, 0.999, 1e-8, 0.1, applied);
+            snprintf(what, sizeof what, "guarded adamw, guard %g: updated as the reference",
+                     guards[r]);
+            tu_check(tu_close(what, p, k.p, (size_t)n, RTOL, 1e-6), what);
+            tu_check(memcmp(p, p0, sizeof(float) * (size_t)n) != 0, "a finite guard updates");
+        } else {
+            snprintf(what, sizeof what, "guard %g: parameters and moments untouched", guards[r]);
+            tu_check(!memcmp(p, p0, sizeof(float) * (size_t)n) &&
+                         !memcmp(m1, m0, sizeof(float) * (size_t)n) &&
+                         !memcmp(v1, v0, sizeof(float) * (size_t)n),
+                     what);
+        }
+        free(p0), free(m0), free(v0), free(p), free(m1), free(v1), free(dyv);
+    }
+    untrack(&k);
+    free(xv);
+    ve_graph_destroy(g);
+}
+
 int main(void) {
     ve_device *dev = tu_device();
     uint64_t seed = tu_seed(5);
@@ -166,6 +220,7 @@ int main(void) {
     }
     ve_device_set_class(dev, VE_CLASS_CPU);
     run_chunked(dev, &seed);
+    run_guarded(dev, &seed);
     tu_device_done(dev);
     return tu_exit();
 }

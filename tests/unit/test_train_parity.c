@@ -4,7 +4,10 @@
  *         trivially zero), prompt encoder and decoder trained;
  *   full: S = 256, every parameter trained, the image encoder included (patch embedding,
  *         pos_embed, every block's weights, LayerNorms and rel_pos tables, the neck); the token
- *         grid 16 is padded to 28 in the windowed blocks (window 14).
+ *         grid 16 is padded to 28 in the windowed blocks (window 14);
+ *   SAMed_s: S = 256, the LoRA case plus LoRA r 4 on q_proj and v_proj of every attention of
+ *         the decoder's two-way transformer, which is frozen.
+ * With a LoRA file, the model the trainer saves (.pth) has the file's keys in its order.
  * Checks (issue #4): the loss and its CE and Dice terms within 1e-5 relative; every gradient
  * within 1e-3 relative L2 error; every parameter's update after one AdamW step (after minus
  * before) within 1e-3 relative L2 error per tensor (Adam's first step is about lr * sign(g), so
@@ -40,6 +43,7 @@ typedef struct {
 static const train_case cases[] = {
     {"LoRA", "train_", 512, SAM_FT_LORA, "train_base.pth", "train_lora.pth"},
     {"full", "train_full_", 256, SAM_FT_FULL, "train_full_base.pth", NULL},
+    {"SAMed_s", "train_s_", 256, SAM_FT_LORA_DECODER, "train_s_base.pth", "train_s_lora.pth"},
 };
 
 typedef struct {
@@ -61,6 +65,7 @@ typedef struct {
 
 static int group_of(const char *key) {
     if (!strncmp(key, "image_encoder.", 14) || !strncmp(key, "w_", 2)) return G_ENCODER;
+    /* SAMed_s's decoder adapters (sa_*, cti_*, cit_*, fati_*) fall to the decoder. */
     return !strncmp(key, "prompt_encoder.", 15) ? G_PROMPT : G_DECODER;
 }
 
@@ -271,6 +276,34 @@ static void check_updates(sam_trainer *t, const train_case *c, kinfo *keys, int 
     print_worst(c->name, what, &w);
 }
 
+/* The trainer's SAMed-layout .pth lists exactly the reference LoRA file's keys, in its order. */
+static void check_saved_layout(sam_trainer *t, const train_case *c, ve_checkpoint *lora) {
+    tu_scratch_open("train_parity");
+    char *path = tu_scratch_path("model.pth");
+    tu_check(sam_trainer_save_model(t, path) == VE_OK, "save model");
+    ve_checkpoint *saved = ve_checkpoint_open(path);
+    tu_check(saved != NULL, path);
+    if (!saved) {
+        tu_scratch_close();
+        return;
+    }
+    const int n = ve_checkpoint_count(lora);
+    int same = ve_checkpoint_count(saved) == n;
+    for (int i = 0; i < n && same; i++) {
+        const char *a = ve_checkpoint_tensor(saved, i)->name,
+                   *b = ve_checkpoint_tensor(lora, i)->name;
+        if (strcmp(a, b)) {
+            fprintf(stderr, "FAIL %s: saved key %d is %s, the reference's %s\n", c->name, i, a, b);
+            same = 0;
+        }
+    }
+    printf("%s: saved model: %d keys, %s the reference LoRA file's order\n", c->name,
+           ve_checkpoint_count(saved), same ? "in" : "NOT in");
+    tu_check(same, "saved layout = reference layout");
+    ve_checkpoint_close(saved);
+    tu_scratch_close();
+}
+
 static void run_case(ve_device *dev, const train_case *c) {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", VE_PARITY_DIR, c->base);
@@ -302,6 +335,7 @@ static void run_case(ve_device *dev, const train_case *c) {
     printf("%s: init: %d from the base checkpoint, %d from the LoRA file, %d fresh\n", c->name,
            rep.from_base, rep.from_lora, rep.fresh);
     tu_check(rep.fresh == 0 && (!lora || rep.from_lora > 0), "every weight from the fixture");
+    if (ok && lora) check_saved_layout(t, c, lora);
     ok = ok && load(c->prefix, "images", &img) && load(c->prefix, "labels", &lab);
 
     static kinfo keys[MAX_KEYS];

@@ -1,0 +1,20 @@
+/* SAMed LoRA adapters merged into frozen weights for inference: W += B A (no alpha / r scaling,
+ * as SAMed). The encoder's qkv adapters (w_a_* / w_b_*) and SAMed_s's mask-decoder adapters
+ * (sa_*, cti_*, cit_*, fati_*: SAM_SPEC.md section 6, SAMed's
+ * sam_lora_image_encoder_mask_decoder.py). */
+#ifndef SAM_LORA_MERGE_H
+#define SAM_LORA_MERGE_H
+
+#include "graph.h"
+#include "io/checkpoint.h"
+#include "sam/mask_decoder.h"
+
+/* After the decoder's weights are loaded into g: adds each adapter pair lora holds to its
+ * q_proj / v_proj weight (read back from g, updated, written again). A file without decoder
+ * adapters changes nothing; a partial or misshapen set fails naming the key. */
+int sam_lora_merge_decoder(ve_graph *g, const sam_mask_decoder *d, ve_checkpoint *lora);
+
+/* Whether lora holds SAMed_s decoder adapters (sa_a_000 present). */
+int sam_lora_has_decoder(const ve_checkpoint *lora);
+
+#endif
