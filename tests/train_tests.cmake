@@ -18,3 +18,11 @@ if(EXISTS /usr/share/mricron/templates/ch2.nii.gz)
     set_tests_properties(cli_train_lora PROPERTIES FIXTURES_REQUIRED parity_train)
   endif()
 endif()
+# SIGKILL at 20 random moments (issue #7): the checkpoint always loads, --resume continues, and
+# the result equals an uninterrupted run's.
+if(EXISTS /usr/share/mricron/templates/ch2.nii.gz)
+  add_test(NAME cli_train_kill
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/kill_test.sh $<TARGET_FILE:vksamed>
+                   ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/train_cli/kill ${TRAIN_PY} 20)
+  set_tests_properties(cli_train_kill PROPERTIES LABELS cli TIMEOUT 600)
+endif()

@@ -241,7 +241,7 @@ static int truncate_log(FILE *in, const char *path, int64_t keep) {
     if (ve_atomic_open(&a, path) != VE_OK) return VE_FAIL;
     char *line = NULL;
     size_t cap = 0;
-    int rc = VE_OK, have_header = 0;
+    int rc = VE_OK, have_header = 0, reached = keep == 0;
     long lineno = 0;
     ssize_t n;
     while (rc == VE_OK && (n = getline(&line, &cap, in)) > 0) {
@@ -258,11 +258,13 @@ static int truncate_log(FILE *in, const char *path, int64_t keep) {
         }
         long long s = row_step(line);
         int shown = (int)strcspn(line, ",\n");
+        if (s > keep || (s < 0 && reached)) break; /* rows after the checkpoint: dropped */
         if (s < 0)
             rc = ve_fail("%s line %ld: step \"%.*s\" is not a number", path, lineno,
                          shown > 20 ? 20 : shown, line);
-        else if (s <= keep)
+        else
             rc = ve_atomic_write(&a, line, (size_t)n);
+        reached = s == keep;
     }
     if (rc == VE_OK && ferror(in)) rc = ve_fail("reading %s: %s", path, strerror(errno));
     /* an empty log, or one cut off inside its header */
