@@ -14,7 +14,7 @@
     "vendor's driver"
 
 int ve_vk_fail(const char *call, VkResult r) {
-    return ve_fail("Vulkan call %s failed with VkResult %d", call, (int)r);
+    return ve_fail("Vulkan call %s failed with %s", call, ve_vk_result_name(r));
 }
 
 static const char *type_name(VkPhysicalDeviceType t) {

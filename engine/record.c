@@ -216,7 +216,8 @@ void ve_record_destroy(ve_graph *g) {
     if (!g->dev) return;
     VkDevice dev = g->dev->dev;
     vkDeviceWaitIdle(dev);
-    for (int i = 0; i < g->nviews; i++) vkDestroyBufferView(dev, g->views[i], NULL);
+    for (int i = 0; i < g->nviews; i++)
+        vkDestroyBufferView(dev, g->views[i], NULL);
     free(g->views);
     g->views = NULL;
     g->nviews = 0;
@@ -241,15 +242,37 @@ int ve_graph_compile(ve_graph *g, const ve_compile_opts *opts) {
     return VE_OK;
 }
 
+/* A failed submission or wait: the device lost (driver reset, GPU hang or removal) or out of
+ * memory, named with the graph's node range (one command buffer runs them all). */
+static int run_failed(ve_graph *g, const char *call, VkResult r) {
+    const char *first = g->nn ? g->nodes[0].op : "-", *last = g->nn ? g->nodes[g->nn - 1].op : "-";
+    if (r == VK_ERROR_DEVICE_LOST) {
+        g->dev->lost = 1;
+        return ve_fail("the Vulkan device %s was lost (VK_ERROR_DEVICE_LOST from %s: a driver "
+                       "reset, GPU hang or removal) while running a graph of %d nodes (%s .. %s); "
+                       "nothing more can run on it",
+                       g->dev->info.name, call, g->nn, first, last);
+    }
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+        return ve_fail("%s running a graph of %d nodes (%s .. %s) on %s: %s", call, g->nn, first,
+                       last, g->dev->info.name, ve_vk_result_name(r));
+    return ve_vk_fail(call, r);
+}
+
 int ve_graph_run(ve_graph *g) {
     if (!g->compiled) return ve_fail("run: the graph is not compiled");
     ve_device *d = g->dev;
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-                       .commandBufferCount = 1,
-                       .pCommandBuffers = &g->cb};
+    if (d->lost)
+        return ve_fail("the Vulkan device %s was lost earlier: nothing more can run on it",
+                       d->info.name);
+    VkSubmitInfo si = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &g->cb};
     VE_VK(vkResetFences(d->dev, 1, &g->fence));
-    VE_VK(vkQueueSubmit(d->queue, 1, &si, g->fence));
-    VE_VK(vkWaitForFences(d->dev, 1, &g->fence, VK_TRUE, UINT64_MAX));
+    VkResult r = vkQueueSubmit(d->queue, 1, &si, g->fence);
+    if (r != VK_SUCCESS) return run_failed(g, "vkQueueSubmit", r);
+    r = vkWaitForFences(d->dev, 1, &g->fence, VK_TRUE, UINT64_MAX);
+    if (r == VK_SUCCESS && ve_fault_due("device_lost", ++d->runs)) r = VK_ERROR_DEVICE_LOST;
+    if (r != VK_SUCCESS) return run_failed(g, "vkWaitForFences", r);
     if (g->have_timestamps)
         VE_VK(vkGetQueryPoolResults(d->dev, g->qpool, 0, (uint32_t)g->nn + 1,
                                     sizeof *g->timestamps * ((size_t)g->nn + 1), g->timestamps,

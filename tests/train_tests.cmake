@@ -6,7 +6,7 @@ if(VKSAMED_TORCH_PYTHON)
   set(TRAIN_PY ${VKSAMED_TORCH_PYTHON})
 endif()
 if(EXISTS /usr/share/mricron/templates/ch2.nii.gz)
-  foreach(c main resume lora nan errors)
+  foreach(c main resume lora nan faults errors)
     add_test(NAME cli_train_${c}
              COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/train_test.sh ${c} $<TARGET_FILE:vksamed>
                      ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/train_cli/${c} ${TRAIN_PY}

@@ -219,7 +219,15 @@ int cmd_train(int argc, char **argv) {
         const double lr = sam_samed_lr(c.base_lr, c.warmup, max_it, step + 1);
         sam_train_losses L;
         if (step + 1 == nan_step) images[0] = NAN;
-        if (sam_trainer_step(t, images, labels, lr, updates + 1, &L) != VE_OK) goto fail;
+        if (sam_trainer_step(t, images, labels, lr, updates + 1, &L) != VE_OK) {
+            if (access(in_run(&c, "state.safetensors", p, sizeof p), F_OK) == 0) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", ve_error());
+                ve_fail("%s; the last checkpoint in %s is intact (--resume continues from it)",
+                        msg, c.output);
+            }
+            goto fail;
+        }
         step++;
         if (!isfinite(L.loss)) {
             /* The device skipped the update: the weights are those before this batch. */

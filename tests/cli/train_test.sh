@@ -10,6 +10,7 @@
 #            SAMed_s (finetune lora_decoder), its export checked and evaluated.
 #   nan:     a NaN loss (injected): train.nan stop ends the run naming the step; skip drops the
 #            batch with the weights untouched (equal to a run without that step).
+#   faults:  Vulkan faults by injection (device lost) in train and segment.
 #   errors:  bad configs and overrides fail cleanly, naming the key, and write nothing.
 set -u
 case=$1 vk=$2 src=$3 dir=$4 py=${5:-/usr/bin/python3}
@@ -91,6 +92,24 @@ meta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
 assert meta["step"] == "2" and meta["adamw_step"] == "1", meta
 print("state: step 2, AdamW step 1")
 PY
+    ;;
+faults)
+    # Vulkan faults by injection (VKSAMED_FAULT): the device lost at the 3rd graph run (one
+    # step per epoch here: after the checkpoint of step 2) stops training with a message naming the step, the graph
+    # and the intact checkpoint; segment fails the same way; both exit 1 without a crash.
+    four='data.train=[{image: /usr/share/mricron/templates/ch2.nii.gz, label: /usr/share/mricron/templates/aal.nii.gz, slices: "60-63"}]'
+    out=$(VKSAMED_FAULT=device_lost:3 small train.epochs=3 output=lost "$four" 2>&1); rc=$?
+    echo "$out" | tail -1
+    [ $rc -eq 1 ] || fail "device lost in training: exit $rc"
+    echo "$out" | grep -qE "training step 3: the Vulkan device .* was lost \(VK_ERROR_DEVICE_LOST.*graph of [0-9]+ nodes.*checkpoint in [^ ]*lost is intact" ||
+        fail "device lost in training: message"
+    small train.epochs=3 output=lost "$four" --resume 2> resume.err || fail "--resume after the loss: exit $?"
+    grep -q "resuming at step 2" resume.err || fail "--resume did not start at the checkpoint"
+    out=$(VKSAMED_FAULT=device_lost:1 "$vk" segment --checkpoint lost/model.safetensors --classes 8 \
+        --size 224 --image /usr/share/mricron/templates/ch2.nii.gz --out seg.png 2>&1); rc=$?
+    echo "$out" | tail -1
+    [ $rc -eq 1 ] && [ ! -e seg.png ] || fail "device lost in segment: exit $rc, or seg.png written"
+    echo "$out" | grep -q "VK_ERROR_DEVICE_LOST" || fail "device lost in segment: message"
     ;;
 errors)
     expect_fail() {
