@@ -74,6 +74,16 @@ typedef struct {
 int ve_graph_compile(ve_graph *g, const ve_compile_opts *opts);
 int ve_graph_run(ve_graph *g);
 
+/* Before compile: ends a segment after the nodes added so far, so the host can run the graph in
+ * parts and read or change tensors in between (data-parallel training all-reduces the loss
+ * statistics and the gradients there). ve_graph_run still runs every segment, in one
+ * submission. At most VE_MAX_SEGMENTS - 1 cuts; a cut where the previous one is does nothing. */
+#define VE_MAX_SEGMENTS 8
+int ve_graph_cut(ve_graph *g);
+int ve_graph_segments(const ve_graph *g);
+/* Runs segment k only (0-based) and waits for it. */
+int ve_graph_run_segment(ve_graph *g, int k);
+
 /* Host access to persistent tensors (after compile). n = element count, must match. */
 int ve_tensor_write(ve_graph *g, ve_tid t, const float *src, size_t n);
 int ve_tensor_read(ve_graph *g, ve_tid t, float *dst, size_t n);

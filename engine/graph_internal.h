@@ -64,7 +64,9 @@ struct ve_graph {
     VkDescriptorPool dpool;
     VkBufferView *views;
     int nviews;
-    VkCommandBuffer cb;
+    VkCommandBuffer cb[VE_MAX_SEGMENTS]; /* one per segment (ve_graph_cut) */
+    int cuts[VE_MAX_SEGMENTS];           /* first node of segments 1 .. nseg - 1 */
+    int nseg;                            /* segments (1 without cuts) */
     VkFence fence;
     VkQueryPool qpool;
     int profile;

@@ -102,73 +102,40 @@ static void barrier(VkCommandBuffer cb) {
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-int ve_record(ve_graph *g) {
+/* Records nodes [n0, n1) into cb (the first segment also resets the timestamp queries). */
+static int record_segment(ve_graph *g, VkCommandBuffer cb, int first, int n0, int n1,
+                          range_set *written, range_set *read) {
     ve_device *d = g->dev;
-    uint32_t ns, nt;
-    count_bindings(g, &ns, &nt);
-    VkDescriptorPoolSize sizes[2];
-    uint32_t np = 0;
-    if (ns) sizes[np++] = (VkDescriptorPoolSize){VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, ns};
-    if (nt) sizes[np++] = (VkDescriptorPoolSize){VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, nt};
-    if (g->nn > 0) {
-        VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                         .maxSets = (uint32_t)g->nn,
-                                         .poolSizeCount = np,
-                                         .pPoolSizes = sizes};
-        VE_VK(vkCreateDescriptorPool(d->dev, &pi, NULL, &g->dpool));
-    }
-    g->views = calloc(nt ? nt : 1, sizeof *g->views);
-    if (!g->views) return ve_fail("out of host memory for buffer views");
-
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = d->pool,
-                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    VE_VK(vkAllocateCommandBuffers(d->dev, &ai, &g->cb));
-    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VE_VK(vkCreateFence(d->dev, &fi, NULL, &g->fence));
-    g->have_timestamps = g->profile && d->info.timestamps;
-    if (g->have_timestamps) {
-        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
-                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                    .queryCount = (uint32_t)g->nn + 1};
-        VE_VK(vkCreateQueryPool(d->dev, &qi, NULL, &g->qpool));
-        g->timestamps = calloc((size_t)g->nn + 1, sizeof *g->timestamps);
-        if (!g->timestamps) return ve_fail("out of host memory for timestamps");
-    }
-
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    VE_VK(vkBeginCommandBuffer(g->cb, &bi));
-    if (g->have_timestamps) {
-        vkCmdResetQueryPool(g->cb, g->qpool, 0, (uint32_t)g->nn + 1);
-        vkCmdWriteTimestamp(g->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, 0);
+    VE_VK(vkBeginCommandBuffer(cb, &bi));
+    if (first && g->have_timestamps) {
+        vkCmdResetQueryPool(cb, g->qpool, 0, (uint32_t)g->nn + 1);
+        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, 0);
     }
     /* Host writes before the submit are made visible by the submit itself. The previous
-     * replay's writes are ordered by the fence wait; a barrier at the start orders them for the
-     * device too. */
-    barrier(g->cb);
-    range_set written = {0}, read = {0};
+     * replay's (or segment's) writes are ordered by the fence wait; a barrier at the start
+     * orders them for the device too. */
+    barrier(cb);
     int rc = VE_OK;
-    g->barriers = 0;
-    for (int n = 0; n < g->nn && rc == VE_OK; n++) {
+    for (int n = n0; n < n1 && rc == VE_OK; n++) {
         const ve_node_desc *nd = &g->nodes[n];
         ve_bind_type types[VE_MAX_BINDINGS];
         int hazard = 0;
         for (int b = 0; b < nd->n_bind; b++) {
             types[b] = nd->bind[b].type;
             range x = binding_range(g, nd->bind[b].tensor);
-            if (overlaps(&written, &x)) hazard = 1;
-            if ((nd->bind[b].access & VE_WRITE) && overlaps(&read, &x)) hazard = 1;
+            if (overlaps(written, &x)) hazard = 1;
+            if ((nd->bind[b].access & VE_WRITE) && overlaps(read, &x)) hazard = 1;
         }
         if (hazard) {
-            barrier(g->cb);
+            barrier(cb);
             g->barriers++;
-            written.n = read.n = 0;
+            written->n = read->n = 0;
         }
         for (int b = 0; b < nd->n_bind && rc == VE_OK; b++) {
             range x = binding_range(g, nd->bind[b].tensor);
-            if (nd->bind[b].access & VE_WRITE) rc = push_range(&written, x);
-            if (rc == VE_OK && (nd->bind[b].access & VE_READ)) rc = push_range(&read, x);
+            if (nd->bind[b].access & VE_WRITE) rc = push_range(written, x);
+            if (rc == VE_OK && (nd->bind[b].access & VE_READ)) rc = push_range(read, x);
         }
         if (rc != VE_OK) break;
         ve_pipeline *p = ve_pipeline_get(d, nd->kernel, nd->n_bind, types, nd->n_spec, nd->spec);
@@ -187,29 +154,75 @@ int ve_record(ve_graph *g) {
             break;
         }
         if ((rc = write_descriptors(g, n, set)) != VE_OK) break;
-        vkCmdBindPipeline(g->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
-        vkCmdBindDescriptorSets(g->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0,
-                                NULL);
+        vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+        vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
         uint32_t push[VE_PUSH_WORDS] = {0};
         memcpy(push, nd->push, nd->push_bytes);
-        vkCmdPushConstants(g->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, push);
-        vkCmdDispatch(g->cb, nd->groups[0], nd->groups[1], nd->groups[2]);
+        vkCmdPushConstants(cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, push);
+        vkCmdDispatch(cb, nd->groups[0], nd->groups[1], nd->groups[2]);
         if (g->have_timestamps)
-            vkCmdWriteTimestamp(g->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, g->qpool,
+            vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, g->qpool,
                                 (uint32_t)n + 1);
     }
-    free(written.r);
-    free(read.r);
     if (rc != VE_OK) return rc;
     /* Make the results visible to host reads after the fence. */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT};
-    vkCmdPipelineBarrier(g->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0,
                          NULL, 0, NULL);
-    VE_VK(vkEndCommandBuffer(g->cb));
+    VE_VK(vkEndCommandBuffer(cb));
     return VE_OK;
+}
+
+int ve_record(ve_graph *g) {
+    ve_device *d = g->dev;
+    uint32_t ns, nt;
+    count_bindings(g, &ns, &nt);
+    VkDescriptorPoolSize sizes[2];
+    uint32_t np = 0;
+    if (ns) sizes[np++] = (VkDescriptorPoolSize){VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, ns};
+    if (nt) sizes[np++] = (VkDescriptorPoolSize){VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, nt};
+    if (g->nn > 0) {
+        VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                         .maxSets = (uint32_t)g->nn,
+                                         .poolSizeCount = np,
+                                         .pPoolSizes = sizes};
+        VE_VK(vkCreateDescriptorPool(d->dev, &pi, NULL, &g->dpool));
+    }
+    g->views = calloc(nt ? nt : 1, sizeof *g->views);
+    if (!g->views) return ve_fail("out of host memory for buffer views");
+
+    if (g->nseg < 1) g->nseg = 1;
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = d->pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = (uint32_t)g->nseg};
+    VE_VK(vkAllocateCommandBuffers(d->dev, &ai, g->cb));
+    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VE_VK(vkCreateFence(d->dev, &fi, NULL, &g->fence));
+    g->have_timestamps = g->profile && d->info.timestamps;
+    if (g->have_timestamps) {
+        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                    .queryCount = (uint32_t)g->nn + 1};
+        VE_VK(vkCreateQueryPool(d->dev, &qi, NULL, &g->qpool));
+        g->timestamps = calloc((size_t)g->nn + 1, sizeof *g->timestamps);
+        if (!g->timestamps) return ve_fail("out of host memory for timestamps");
+    }
+
+    range_set written = {0}, read = {0};
+    int rc = VE_OK;
+    g->barriers = 0;
+    for (int k = 0; k < g->nseg && rc == VE_OK; k++) {
+        const int n0 = k ? g->cuts[k - 1] : 0, n1 = k + 1 < g->nseg ? g->cuts[k] : g->nn;
+        written.n = read.n = 0;
+        rc = record_segment(g, g->cb[k], k == 0, n0, n1, &written, &read);
+    }
+    free(written.r);
+    free(read.r);
+    return rc;
 }
 
 void ve_record_destroy(ve_graph *g) {
@@ -222,12 +235,12 @@ void ve_record_destroy(ve_graph *g) {
     g->views = NULL;
     g->nviews = 0;
     if (g->dpool) vkDestroyDescriptorPool(dev, g->dpool, NULL);
-    if (g->cb) vkFreeCommandBuffers(dev, g->dev->pool, 1, &g->cb);
+    if (g->cb[0]) vkFreeCommandBuffers(dev, g->dev->pool, (uint32_t)g->nseg, g->cb);
     if (g->fence) vkDestroyFence(dev, g->fence, NULL);
     if (g->qpool) vkDestroyQueryPool(dev, g->qpool, NULL);
     free(g->timestamps);
     g->dpool = VK_NULL_HANDLE;
-    g->cb = VK_NULL_HANDLE;
+    memset(g->cb, 0, sizeof g->cb);
     g->fence = VK_NULL_HANDLE;
     g->qpool = VK_NULL_HANDLE;
     g->timestamps = NULL;
@@ -259,24 +272,51 @@ static int run_failed(ve_graph *g, const char *call, VkResult r) {
     return ve_vk_fail(call, r);
 }
 
-int ve_graph_run(ve_graph *g) {
+/* Submits segments [k0, k1) in one submission and waits. */
+static int submit(ve_graph *g, int k0, int k1) {
     if (!g->compiled) return ve_fail("run: the graph is not compiled");
     ve_device *d = g->dev;
     if (d->lost)
         return ve_fail("the Vulkan device %s was lost earlier: nothing more can run on it",
                        d->info.name);
-    VkSubmitInfo si = {
-        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &g->cb};
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                       .commandBufferCount = (uint32_t)(k1 - k0),
+                       .pCommandBuffers = g->cb + k0};
     VE_VK(vkResetFences(d->dev, 1, &g->fence));
     VkResult r = vkQueueSubmit(d->queue, 1, &si, g->fence);
     if (r != VK_SUCCESS) return run_failed(g, "vkQueueSubmit", r);
     r = vkWaitForFences(d->dev, 1, &g->fence, VK_TRUE, UINT64_MAX);
     if (r == VK_SUCCESS && ve_fault_due("device_lost", ++d->runs)) r = VK_ERROR_DEVICE_LOST;
     if (r != VK_SUCCESS) return run_failed(g, "vkWaitForFences", r);
-    if (g->have_timestamps)
+    /* The timestamps are complete once the last segment ran. */
+    if (g->have_timestamps && k1 == g->nseg)
         VE_VK(vkGetQueryPoolResults(d->dev, g->qpool, 0, (uint32_t)g->nn + 1,
                                     sizeof *g->timestamps * ((size_t)g->nn + 1), g->timestamps,
                                     sizeof *g->timestamps,
                                     VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    return VE_OK;
+}
+
+int ve_graph_run(ve_graph *g) {
+    return submit(g, 0, g->nseg);
+}
+
+int ve_graph_run_segment(ve_graph *g, int k) {
+    if (k < 0 || k >= g->nseg)
+        return ve_fail("run: segment %d of a graph of %d segments", k, g->nseg);
+    return submit(g, k, k + 1);
+}
+
+int ve_graph_segments(const ve_graph *g) {
+    return g->nseg < 1 ? 1 : g->nseg;
+}
+
+int ve_graph_cut(ve_graph *g) {
+    if (g->compiled) return ve_fail("cut: the graph is already compiled");
+    if (g->nseg < 1) g->nseg = 1;
+    if (g->nn == 0 || (g->nseg > 1 && g->cuts[g->nseg - 2] == g->nn)) return VE_OK;
+    if (g->nseg == VE_MAX_SEGMENTS) return ve_fail("cut: more than %d segments", VE_MAX_SEGMENTS);
+    g->cuts[g->nseg - 1] = g->nn;
+    g->nseg++;
     return VE_OK;
 }
