@@ -92,6 +92,10 @@ int ve_adamw(ve_graph *g, const ve_adamw_opts *o);
  * infinite: parameters and moments stay as they were, in the same recorded submission (the host
  * learns of it when it reads the guard after the run). */
 int ve_adamw_guarded(ve_graph *g, const ve_adamw_opts *o, ve_tid guard);
+/* After ve_adamw: the flat gradient buffer it reads ([n], every trainable's gradient in the
+ * order of its parameters), for data parallelism to all-reduce between the backward and the
+ * update. */
+int ve_adamw_grads(ve_graph *g, ve_tid *grads, int64_t *n);
 /* After ve_adamw: the first and second moments (flat, in the order of ve_trainable_flat's
  * buffer), persistent, for saving and restoring a training state. */
 int ve_adamw_moments(ve_graph *g, ve_tid *exp_avg, ve_tid *exp_avg_sq);
@@ -237,5 +241,11 @@ typedef struct {
  * limited to about 4M pixels (2^22). */
 ve_tid ve_seg_loss(ve_graph *g, ve_tid logits, ve_tid labels, const ve_seg_loss_opts *o,
                    ve_tid *ce_out, ve_tid *dice_out);
+/* Dice's smoothing term (the 1e-5 above). */
+#define VE_SEG_LOSS_EPS 1e-5f
+/* The per-class sums the loss keeps for its backward, [2K]: I_c = sum p_c t_c, then
+ * U_c = sum p_c^2 + sum t_c^2 + VE_SEG_LOSS_EPS (VE_NONE when the graph has no seg_loss). Data
+ * parallelism sums them over the ranks between the forward and the backward (ve_graph_cut). */
+ve_tid ve_seg_loss_class_sums(const ve_graph *g);
 
 #endif

@@ -3,7 +3,15 @@
  * Persistent block(s): [trainables with gradients, contiguous][their gradients, same order]
  * [everything else persistent]. The first two regions are what one-dispatch optimisers and
  * all-reduces see as flat buffers. Transient block: activations placed greedily by size with
- * their node-index lifetimes, so tensors that are never alive at once share memory. */
+ * their node-index lifetimes, so tensors that are never alive at once share memory.
+ *
+ * VKSAMED_DEVICE_MEMORY_LIMIT=<bytes|NNKiB|NNMiB|NNGiB> caps the device memory all graphs of
+ * the process hold in blocks together, so a small device can be tried on a large one: a block
+ * that would pass the cap fails with a message naming it and the sizes. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,8 +102,43 @@ static uint64_t place_transients(ve_graph *g) {
     return total;
 }
 
+/* Bytes of device memory held in blocks by every graph of the process. */
+static _Atomic uint64_t blocks_in_use;
+
+/* The cap from VKSAMED_DEVICE_MEMORY_LIMIT, 0 when unset. */
+static int memory_limit(uint64_t *out) {
+    const char *v = getenv("VKSAMED_DEVICE_MEMORY_LIMIT");
+    *out = 0;
+    if (!v || !*v) return VE_OK;
+    char *end = NULL;
+    errno = 0;
+    uintmax_t n = strtoumax(v, &end, 10);
+    static const struct {
+        const char *suffix;
+        int shift;
+    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+    if (end != v && *v >= '0' && *v <= '9' && errno == 0 && n > 0)
+        for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
+            if (!strcmp(end, units[u].suffix) && n <= (UINT64_MAX >> units[u].shift)) {
+                *out = (uint64_t)n << units[u].shift;
+                return VE_OK;
+            }
+    return ve_fail("VKSAMED_DEVICE_MEMORY_LIMIT=\"%s\": expected a positive size in bytes, or "
+                   "a number with KiB, MiB or GiB (e.g. 512MiB)",
+                   v);
+}
+
 static int alloc_block(ve_graph *g, uint64_t size, int transient) {
     ve_device *d = g->dev;
+    uint64_t cap = 0;
+    if (memory_limit(&cap) != VE_OK) return VE_FAIL;
+    uint64_t in_use = atomic_load(&blocks_in_use);
+    if (cap && (size > cap || in_use > cap - size))
+        return ve_fail("device memory: the graph's %s block of %" PRIu64 " bytes (%.1f MiB) "
+                       "does not fit: %" PRIu64 " bytes already in use, limit %" PRIu64
+                       " bytes (%.1f MiB, VKSAMED_DEVICE_MEMORY_LIMIT)",
+                       transient ? "activation" : "weights and state", size,
+                       (double)size / 1048576.0, in_use, cap, (double)cap / 1048576.0);
     ve_block *nb = realloc(g->blocks, sizeof *nb * (size_t)(g->nblocks + 1));
     if (!nb) return ve_fail("out of host memory for memory blocks");
     g->blocks = nb;
@@ -140,6 +183,7 @@ static int alloc_block(ve_graph *g, uint64_t size, int transient) {
                            "model does not fit this device",
                            (unsigned long long)req.size, (int)r);
     }
+    atomic_fetch_add(&blocks_in_use, b->size);
     VE_VK(vkBindBufferMemory(d->dev, b->buffer, b->memory, 0));
     /* VKSAMED_FORCE_STAGING=1: host access through the staging path even where the memory is
      * mappable, so CPU-only CI tests the path discrete GPUs take. */
@@ -255,7 +299,10 @@ void ve_memory_destroy(ve_graph *g) {
     for (int b = 0; b < g->nblocks; b++) {
         if (g->blocks[b].mapped) vkUnmapMemory(dev, g->blocks[b].memory);
         if (g->blocks[b].buffer) vkDestroyBuffer(dev, g->blocks[b].buffer, NULL);
-        if (g->blocks[b].memory) vkFreeMemory(dev, g->blocks[b].memory, NULL);
+        if (g->blocks[b].memory) {
+            vkFreeMemory(dev, g->blocks[b].memory, NULL);
+            atomic_fetch_sub(&blocks_in_use, g->blocks[b].size);
+        }
     }
     free(g->blocks);
     g->blocks = NULL;

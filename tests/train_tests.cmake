@@ -26,3 +26,11 @@ if(EXISTS /usr/share/mricron/templates/ch2.nii.gz)
                    ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/train_cli/kill ${TRAIN_PY} 20)
   set_tests_properties(cli_train_kill PROPERTIES LABELS cli TIMEOUT 600)
 endif()
+# Data-parallel training under mpirun (issue #8): 2 ranks against 1 process, a dying rank.
+if(EXISTS /usr/share/mricron/templates/ch2.nii.gz)
+  add_test(NAME cli_train_dist
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/dist_test.sh $<TARGET_FILE:vksamed>
+                   ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/train_cli/dist ${TRAIN_PY})
+  set_tests_properties(cli_train_dist PROPERTIES LABELS cli TIMEOUT 600 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VKSAMED_VALIDATION=1")
+endif()

@@ -21,7 +21,7 @@
 #include "io/image.h"
 #include "io/nifti.h"
 #include "run_data.h"
-#include "sam/sam.h"
+#include "sam/predictor.h"
 #include "segment.h"
 #include "status.h"
 
@@ -32,9 +32,9 @@ static int usage(void) {
 }
 
 typedef struct {
-    sam_model *m;
+    sam_predictor *m;
     int S, M;
-    float *in, *logits;
+    float *in;
 } predictor;
 
 /* One slice -> its predicted label map at the slice's size. */
@@ -47,17 +47,24 @@ static int predict(predictor *pd, const ve_slice *s, uint8_t *out) {
         else if (ve_zoom_cubic(src, s->h, s->w, pd->in + c * SS, pd->S, pd->S) != VE_OK)
             return VE_FAIL;
     }
-    if (sam_model_run(pd->m, pd->in, NULL, NULL, NULL, NULL) != VE_OK ||
-        sam_model_read_masks(pd->m, pd->logits, (size_t)pd->M * SS) != VE_OK)
+    /* No prompts (SAMed's semantic mode): masks at S x S. */
+    sam_prompt_set none = {0, NULL, NULL, NULL, NULL};
+    sam_prediction r;
+    if (sam_predictor_set_input(pd->m, pd->in, pd->S, pd->S) != VE_OK ||
+        sam_predictor_predict(pd->m, &none, &r) != VE_OK)
         return VE_FAIL;
     uint8_t *am = malloc(SS);
-    if (!am) return ve_fail("out of host memory");
+    if (!am) {
+        sam_prediction_free(&r);
+        return ve_fail("out of host memory");
+    }
     for (size_t i = 0; i < SS; i++) {
         int best = 0;
         for (int k = 1; k < pd->M; k++)
-            if (pd->logits[(size_t)k * SS + i] > pd->logits[(size_t)best * SS + i]) best = k;
+            if (r.masks[(size_t)k * SS + i] > r.masks[(size_t)best * SS + i]) best = k;
         am[i] = (uint8_t)best;
     }
+    sam_prediction_free(&r);
     int rc = VE_OK;
     if (s->h == pd->S && s->w == pd->S)
         memcpy(out, am, SS);
@@ -239,14 +246,12 @@ int cmd_eval(int argc, char **argv) {
     if (!(dev = ve_device_open(dev_sel))) goto fail;
     pd.S = c.image_size;
     pd.M = c.classes + 1;
-    sam_shape shp = {pd.S, pd.S, pd.S, pd.S, pd.S, 0, 0, 0};
-    if (!(pd.m = sam_model_create(dev, &p, &shp)) ||
-        sam_model_load(pd.m, is_lora ? basek : model, is_lora ? model : NULL) != VE_OK)
+    if (!(pd.m = sam_predictor_create(dev, &p, pd.S, SAM_INPUT_SAMED, is_lora ? basek : model,
+                                      is_lora ? model : NULL)))
         goto fail;
     pd.in = malloc(sizeof(float) * 3 * (size_t)pd.S * (size_t)pd.S);
-    pd.logits = malloc(sizeof(float) * (size_t)pd.M * (size_t)pd.S * (size_t)pd.S);
     pred = calloc((size_t)set.n, sizeof *pred);
-    if (!pd.in || !pd.logits || !pred) {
+    if (!pd.in || !pred) {
         ve_fail("out of host memory");
         goto fail;
     }
@@ -375,8 +380,8 @@ done:
         free(res[r].m), free(res[r].present);
     free(res);
     free(json);
-    free(pd.in), free(pd.logits);
-    sam_model_destroy(pd.m);
+    free(pd.in);
+    sam_predictor_destroy(pd.m);
     if (model) ve_checkpoint_close(model);
     if (basek) ve_checkpoint_close(basek);
     ve_slice_set_free(&set);

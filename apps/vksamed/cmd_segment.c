@@ -15,6 +15,7 @@
 #include "io/image.h"
 #include "io/npy.h"
 #include "sam/preprocess.h"
+#include "sam/predictor.h"
 #include "sam/sam.h"
 #include "segment.h"
 #include "status.h"
@@ -181,40 +182,14 @@ static double now_s(void) {
 
 /* Everything a run produces, held until all of it is ready. */
 typedef struct {
-    int m, g, c;                 /* mask tokens, grid, embedding channels */
-    float *masks, *lowres, *iou; /* [M, h, w], [M, 4g, 4g], [M] */
-    float *emb;                  /* [C, g, g] or NULL */
+    sam_prediction pred; /* masks [M, h, w], low-res [M, 4g, 4g], IoUs [M] */
+    int c;               /* embedding channels */
+    float *emb;          /* [C, g, g] or NULL */
 } seg_result;
 
 static void result_free(seg_result *r) {
-    free(r->masks);
-    free(r->lowres);
-    free(r->iou);
+    sam_prediction_free(&r->pred);
     free(r->emb);
-}
-
-/* Checks the prompts against the image and maps them to the model input (as the official
- * predictor: x * new_w / old_w, y * new_h / old_h, in double). */
-static int map_prompts(const seg_opts *o, const seg_image *img, int nh, int nw, float *pts,
-                       float *labels, float *box) {
-    const double sx = (double)nw / img->w, sy = (double)nh / img->h;
-    for (int i = 0; i < o->n_points; i++) {
-        const float *p = o->points[i];
-        if (p[0] < 0 || p[1] < 0 || p[0] >= img->w || p[1] >= img->h)
-            return ve_fail("point %d (%g,%g) lies outside the %dx%d image %s", i + 1, p[0], p[1],
-                           img->w, img->h, o->image);
-        pts[2 * i] = (float)(p[0] * sx);
-        pts[2 * i + 1] = (float)(p[1] * sy);
-        labels[i] = p[2];
-    }
-    if (o->has_box) {
-        if (o->box[0] < 0 || o->box[1] < 0 || o->box[2] > img->w || o->box[3] > img->h)
-            return ve_fail("box (%g,%g,%g,%g) lies outside the %dx%d image %s", o->box[0],
-                           o->box[1], o->box[2], o->box[3], img->w, img->h, o->image);
-        for (int k = 0; k < 4; k++)
-            box[k] = (float)(o->box[k] * (k % 2 ? sy : sx));
-    }
-    return VE_OK;
 }
 
 /* The mask input: any array of 4g x 4g logits (leading dims of size 1). */
@@ -234,69 +209,57 @@ static int load_mask_input(const char *path, int side, ve_npy_array *a) {
                    path, shape, side, side);
 }
 
-/* Loads, builds, runs; fills r. */
+/* Loads, encodes the image, runs the prompts (the predictor: the one prompting path); fills r. */
 static int run_model(const seg_opts *o, const seg_image *img, ve_checkpoint *ck,
                      ve_checkpoint *lora, const sam_preset *p, seg_result *r) {
     const int S = o->size ? o->size : o->classes ? 512 : p->image_size;
     if (S % p->patch_size)
         return ve_fail("--size %d is not a multiple of the patch size %d", S, p->patch_size);
-    int nh = S, nw = S;
-    if (!o->classes) sam_resized_size(img->h, img->w, S, &nh, &nw);
-    float pts[2 * MAX_POINTS], labels[MAX_POINTS], box[4];
-    if (map_prompts(o, img, nh, nw, pts, labels, box) != VE_OK) return VE_FAIL;
+    float pts[2 * MAX_POINTS], labels[MAX_POINTS];
+    for (int i = 0; i < o->n_points; i++) {
+        pts[2 * i] = o->points[i][0];
+        pts[2 * i + 1] = o->points[i][1];
+        labels[i] = o->points[i][2];
+    }
+    sam_prompt_set ps = {o->n_points, pts, labels, o->has_box ? o->box : NULL, NULL};
+    /* Checked before the (long) model build. */
+    if (sam_prompts_check(&ps, img->h, img->w) != VE_OK) return ve_fail_context("%s: ", o->image);
     const int g = S / p->patch_size;
     ve_npy_array mask = {0};
     if (o->mask_input && load_mask_input(o->mask_input, 4 * g, &mask) != VE_OK) return VE_FAIL;
-    float *input = malloc(sizeof(float) * 3 * (size_t)S * (size_t)S);
-    float *rgb01 = o->classes ? malloc(sizeof(float) * 3 * (size_t)img->w * (size_t)img->h) : NULL;
-    int rc = input && (rgb01 || !o->classes) ? VE_OK : ve_fail("out of host memory");
-    if (rc == VE_OK && o->classes) {
-        for (size_t i = 0; i < 3 * (size_t)img->w * (size_t)img->h; i++)
-            rgb01[i] = img->rgb[i] / 255.0f;
-        rc = sam_samed_preprocess(rgb01, img->h, img->w, S, input);
-    } else if (rc == VE_OK) {
-        rc = sam_preprocess(img->rgb, img->h, img->w, S, SAM_PIXEL_MEAN, SAM_PIXEL_STD, input);
-    }
-    free(rgb01);
+    ps.mask = o->mask_input ? mask.data : NULL;
+    int nh = S, nw = S;
+    if (!o->classes) sam_resized_size(img->h, img->w, S, &nh, &nw);
     ve_device *dev = NULL;
-    sam_model *m = NULL;
-    double t0 = now_s(), t1 = t0, t2 = t0;
-    if (rc == VE_OK) rc = (dev = ve_device_open(o->device)) ? VE_OK : VE_FAIL;
+    sam_predictor *pr = NULL;
+    double t0 = now_s(), t1 = t0, t2 = t0, t3 = t0;
+    int rc = (dev = ve_device_open(o->device)) ? VE_OK : VE_FAIL;
     if (rc == VE_OK) {
-        sam_shape s = {S, nh, nw, img->h, img->w, o->n_points, o->has_box, o->mask_input != NULL};
-        m = sam_model_create(dev, p, &s);
-        rc = m ? sam_model_load(m, ck, lora) : VE_FAIL;
+        pr =
+            sam_predictor_create(dev, p, S, o->classes ? SAM_INPUT_SAMED : SAM_INPUT_SAM, ck, lora);
+        rc = pr ? VE_OK : VE_FAIL;
     }
     if (rc == VE_OK) {
         t1 = now_s();
-        rc = sam_model_run(m, input, o->n_points ? pts : NULL, o->n_points ? labels : NULL,
-                           o->has_box ? box : NULL, o->mask_input ? mask.data : NULL);
+        rc = sam_predictor_set_image(pr, img->rgb, img->h, img->w);
         t2 = now_s();
     }
     if (rc == VE_OK) {
-        r->m = sam_model_outputs(m);
-        r->g = g;
-        r->c = sam_model_embed_dim(m);
-        const size_t hw = (size_t)img->w * (size_t)img->h, lr = 16 * (size_t)g * (size_t)g;
-        r->masks = malloc(sizeof(float) * (size_t)r->m * hw);
-        r->lowres = malloc(sizeof(float) * (size_t)r->m * lr);
-        r->iou = malloc(sizeof(float) * (size_t)r->m);
-        r->emb = o->embedding ? malloc(sizeof(float) * (size_t)r->c * (size_t)g * (size_t)g) : NULL;
-        if (!r->masks || !r->lowres || !r->iou || (o->embedding && !r->emb))
-            rc = ve_fail("out of host memory");
-        if (rc == VE_OK) rc = sam_model_read_masks(m, r->masks, (size_t)r->m * hw);
-        if (rc == VE_OK) rc = sam_model_read_lowres(m, r->lowres, (size_t)r->m * lr);
-        if (rc == VE_OK) rc = sam_model_read_iou(m, r->iou, (size_t)r->m);
-        if (rc == VE_OK && r->emb)
-            rc = sam_model_read_embedding(m, r->emb, (size_t)r->c * (size_t)g * (size_t)g);
+        rc = sam_predictor_predict(pr, &ps, &r->pred);
+        t3 = now_s();
+    }
+    if (rc == VE_OK && o->embedding) {
+        r->c = sam_predictor_embed_dim(pr);
+        const size_t n = (size_t)r->c * (size_t)g * (size_t)g;
+        r->emb = malloc(sizeof(float) * n);
+        rc = r->emb ? sam_predictor_read_embedding(pr, r->emb, n) : ve_fail("out of host memory");
     }
     if (rc == VE_OK)
         printf("model: %s, input %dx%d (image resized to %dx%d), %d mask tokens; build + load "
-               "%.2f s, run %.2f s\n",
-               p->name, S, S, nw, nh, r->m, t1 - t0, t2 - t1);
-    sam_model_destroy(m);
+               "%.2f s, image encoder %.2f s, prompt %.3f s\n",
+               p->name, S, S, nw, nh, r->pred.m, t1 - t0, t2 - t1, t3 - t2);
+    sam_predictor_destroy(pr);
     if (dev) ve_device_close(dev);
-    free(input);
     ve_npy_free(&mask);
     return rc;
 }
@@ -308,11 +271,11 @@ static int write_sam(const seg_opts *o, const seg_image *img, const seg_result *
     if (o->multimask) {
         k = 1;
         for (int i = 1; i <= 3; i++) {
-            printf("mask %d: predicted IoU %.4f\n", i, r->iou[i]);
-            if (r->iou[i] > r->iou[k]) k = i;
+            printf("mask %d: predicted IoU %.4f\n", i, r->pred.iou[i]);
+            if (r->pred.iou[i] > r->pred.iou[k]) k = i;
         }
     }
-    printf("mask %d%s: predicted IoU %.4f", k, o->multimask ? " (best)" : "", r->iou[k]);
+    printf("mask %d%s: predicted IoU %.4f", k, o->multimask ? " (best)" : "", r->pred.iou[k]);
     uint8_t *mask = malloc(hw), *labels = malloc(hw), *over = NULL;
     if (!mask || !labels) {
         free(mask);
@@ -321,7 +284,7 @@ static int write_sam(const seg_opts *o, const seg_image *img, const seg_result *
     }
     size_t area = 0;
     for (size_t i = 0; i < hw; i++) {
-        labels[i] = r->masks[(size_t)k * hw + i] > 0.0f;
+        labels[i] = r->pred.masks[(size_t)k * hw + i] > 0.0f;
         mask[i] = labels[i] ? 255 : 0;
         area += labels[i];
     }
@@ -341,13 +304,13 @@ static int write_sam(const seg_opts *o, const seg_image *img, const seg_result *
 static int write_semantic(const seg_opts *o, const seg_image *img, const seg_result *r) {
     const size_t hw = (size_t)img->w * (size_t)img->h;
     uint8_t *labels = malloc(hw), *map = malloc(3 * hw), *over = NULL;
-    size_t *count = calloc((size_t)r->m, sizeof *count);
-    char *legend = malloc((size_t)r->m * 64 + 1);
+    size_t *count = calloc((size_t)r->pred.m, sizeof *count);
+    char *legend = malloc((size_t)r->pred.m * 64 + 1);
     int rc = labels && map && count && legend ? VE_OK : ve_fail("out of host memory");
     for (size_t i = 0; i < hw && rc == VE_OK; i++) {
         int best = 0;
-        for (int c = 1; c < r->m; c++)
-            if (r->masks[(size_t)c * hw + i] > r->masks[(size_t)best * hw + i]) best = c;
+        for (int c = 1; c < r->pred.m; c++)
+            if (r->pred.masks[(size_t)c * hw + i] > r->pred.masks[(size_t)best * hw + i]) best = c;
         labels[i] = (uint8_t)best;
         count[best]++;
         seg_class_colour(best, map + 3 * i);
@@ -355,7 +318,7 @@ static int write_semantic(const seg_opts *o, const seg_image *img, const seg_res
     if (rc == VE_OK) {
         size_t k = 0;
         legend[0] = '\0';
-        for (int c = 0; c < r->m; c++) {
+        for (int c = 0; c < r->pred.m; c++) {
             uint8_t col[3];
             seg_class_colour(c, col);
             k += (size_t)snprintf(legend + k, 64, "class %d: colour #%02x%02x%02x, %zu pixels\n", c,
@@ -387,9 +350,9 @@ static int write_semantic(const seg_opts *o, const seg_image *img, const seg_res
 }
 
 static int write_arrays(const seg_opts *o, const seg_result *r) {
-    const int64_t side = 4 * (int64_t)r->g;
-    int64_t ls[4] = {1, r->m, side, side}, es[4] = {1, r->c, r->g, r->g};
-    if (o->logits && ve_npy_write_f32(o->logits, 4, ls, r->lowres) != VE_OK) return VE_FAIL;
+    const int64_t g = r->pred.g, side = 4 * g;
+    int64_t ls[4] = {1, r->pred.m, side, side}, es[4] = {1, r->c, g, g};
+    if (o->logits && ve_npy_write_f32(o->logits, 4, ls, r->pred.lowres) != VE_OK) return VE_FAIL;
     if (o->embedding && ve_npy_write_f32(o->embedding, 4, es, r->emb) != VE_OK) return VE_FAIL;
     return VE_OK;
 }

@@ -17,6 +17,7 @@
 
 #include "bench_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "data/batch_loader.h"
 #include "io/checkpoint.h"
 #include "loss_plot.h"
@@ -39,16 +40,17 @@ static const char *in_run(const train_config *c, const char *name, char *buf, si
     return buf;
 }
 
-static int save_checkpoint(sam_trainer *t, const train_config *c, int64_t step, int64_t updates,
-                           int64_t epoch, int64_t index, int final) {
-    char p[TC_PATH + 64], s[4][32];
+static int save_checkpoint(sam_trainer *t, const train_config *c, int ranks, int64_t step,
+                           int64_t updates, int64_t epoch, int64_t index, int final) {
+    char p[TC_PATH + 64], s[5][32];
     snprintf(s[0], sizeof s[0], "%lld", (long long)step);
     snprintf(s[1], sizeof s[1], "%lld", (long long)epoch);
     snprintf(s[2], sizeof s[2], "%lld", (long long)index);
     snprintf(s[3], sizeof s[3], "%lld", (long long)updates);
-    const char *keys[4] = {"step", "next_epoch", "next_index", "adamw_step"};
-    const char *vals[4] = {s[0], s[1], s[2], s[3]};
-    if (sam_trainer_save_state(t, in_run(c, "state.safetensors", p, sizeof p), 4, keys, vals) !=
+    snprintf(s[4], sizeof s[4], "%lld", (long long)c->batch * ranks);
+    const char *keys[5] = {"step", "next_epoch", "next_index", "adamw_step", "global_batch"};
+    const char *vals[5] = {s[0], s[1], s[2], s[3], s[4]};
+    if (sam_trainer_save_state(t, in_run(c, "state.safetensors", p, sizeof p), 5, keys, vals) !=
             VE_OK ||
         sam_trainer_save_model(t, in_run(c, "model.safetensors", p, sizeof p)) != VE_OK)
         return VE_FAIL;
@@ -101,6 +103,22 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (!dev_sel && c.device[0]) dev_sel = c.device;
+    /* Under mpirun: one rank per process, rank 0 alone writes (dist.h). */
+    dist_info dd;
+    if (dist_init(&dd) != VE_OK) {
+        fprintf(stderr, "vksamed train: %s\n", ve_error());
+        train_config_free(&c);
+        return 2;
+    }
+    const int lead = dd.rank == 0, ranks = dd.size;
+    char dev_auto[16];
+    if (!dev_sel && ranks > 1) {
+        /* Ranks on one machine take distinct devices while there are enough. */
+        ve_device_info infos[16];
+        const int nd = ve_device_list(infos, 16);
+        snprintf(dev_auto, sizeof dev_auto, "%d", nd > 0 ? dd.local_rank % nd : 0);
+        dev_sel = dev_auto;
+    }
 
     int rc = 1;
     char p[TC_PATH + 64];
@@ -123,8 +141,9 @@ int cmd_train(int argc, char **argv) {
     if (c.checkpoint[0] && !(base = ve_checkpoint_open(c.checkpoint))) goto fail;
     if (c.lora[0] && !(lora = ve_checkpoint_open(c.lora))) goto fail;
     if (run_load_split(&c, &c.train, "train", &train) != VE_OK) goto fail;
-    if (run_make_dir(c.output) != VE_OK ||
-        (!resume && train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK))
+    if (lead &&
+        (run_make_dir(c.output) != VE_OK ||
+         (!resume && train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK)))
         goto fail;
     dev = ve_device_open(dev_sel);
     if (!dev) goto fail;
@@ -141,6 +160,8 @@ int cmd_train(int argc, char **argv) {
     }
     o.loss = (ve_seg_loss_opts){(float)c.ce_weight, (float)c.dice_weight};
     o.adamw = (ve_adamw_opts){(float)c.beta1, (float)c.beta2, (float)c.eps, (float)c.weight_decay};
+    o.world = ranks;
+    o.allreduce = dist_allreduce_sum;
     t = sam_trainer_create(dev, &o);
     if (!t) goto fail;
 
@@ -165,20 +186,37 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         }
         if (sam_trainer_load_state(t, state) != VE_OK) goto fail;
-        fprintf(stderr, "resuming at step %lld (epoch %lld, batch %lld)\n", (long long)step,
-                (long long)epoch, (long long)index);
-    } else {
+        /* Saved by another number of ranks: the same sample position in this global batch. */
+        const int64_t gb = (int64_t)c.batch * ranks;
+        int gok = 1;
+        const int64_t saved_gb =
+            ve_checkpoint_meta(state, "global_batch") ? meta_int(state, "global_batch", &gok) : gb;
+        if (gok && saved_gb > 0 && saved_gb != gb) {
+            index = index * saved_gb / gb;
+            if (lead)
+                fprintf(stderr,
+                        "the state was saved with a global batch of %lld, this run's is %lld: "
+                        "continuing at sample %lld of epoch %lld (the learning-rate schedule "
+                        "follows this run's steps per epoch)\n",
+                        (long long)saved_gb, (long long)gb, (long long)(index * gb),
+                        (long long)epoch);
+        }
+        if (lead)
+            fprintf(stderr, "resuming at step %lld (epoch %lld, batch %lld)\n", (long long)step,
+                    (long long)epoch, (long long)index);
+    } else if (lead) {
         fprintf(stderr, "weights: %d tensors from %s, %d from %s, %d freshly initialised\n",
                 rep.from_base, base ? c.checkpoint : "(no checkpoint)", rep.from_lora,
                 lora ? c.lora : "(no LoRA file)", rep.fresh);
     }
-    ve_loader_opts lo = {&train,
-                         c.batch,
-                         {c.image_size, sam_trainer_label_side(t), c.augment, !c.rot90_flip},
-                         c.seed};
+    ve_loader_opts lo = {
+        &train, c.batch, {c.image_size, sam_trainer_label_side(t), c.augment, !c.rot90_flip},
+        c.seed, dd.rank, ranks};
     ld = ve_loader_create(&lo);
-    if (!ld || ve_loader_seek(ld, epoch, index) != VE_OK) goto fail;
+    if (!ld) goto fail;
     const int64_t bpe = ve_loader_batches_per_epoch(ld);
+    if (index >= bpe) epoch++, index = 0; /* a resumed position past this run's last batch */
+    if (ve_loader_seek(ld, epoch, index) != VE_OK) goto fail;
     const int64_t total = (int64_t)c.stop_epoch * bpe, max_it = (int64_t)c.epochs * bpe;
     const size_t ni = (size_t)c.batch * 3 * (size_t)c.image_size * (size_t)c.image_size;
     const size_t nl =
@@ -189,24 +227,31 @@ int cmd_train(int argc, char **argv) {
         ve_fail("out of host memory for a batch");
         goto fail;
     }
-    fprintf(stderr,
-            "training %s at %d, %d classes, %s; %d samples, batch %d: %lld steps per epoch, "
-            "epochs %d of %d (%lld steps); device memory %.1f MiB; run folder %s\n",
-            preset.name, c.image_size, c.classes,
-            o.finetune == SAM_FT_FULL           ? "full fine-tuning"
-            : o.finetune == SAM_FT_LORA_DECODER ? "LoRA on qkv and the decoder's q, v (SAMed_s)"
-                                                : "LoRA on qkv",
-            train.n, c.batch, (long long)bpe, c.stop_epoch, c.epochs, (long long)total,
-            (double)sam_trainer_device_bytes(t) / (1024.0 * 1024.0), c.output);
+    if (lead && ranks > 1)
+        fprintf(stderr, "data parallel: %d ranks (%s), batch %d each, global batch %d\n", ranks,
+                dist_backend(), c.batch, c.batch * ranks);
+    if (lead)
+        fprintf(stderr,
+                "training %s at %d, %d classes, %s; %d samples, batch %d: %lld steps per epoch, "
+                "epochs %d of %d (%lld steps); device memory %.1f MiB; run folder %s\n",
+                preset.name, c.image_size, c.classes,
+                o.finetune == SAM_FT_FULL           ? "full fine-tuning"
+                : o.finetune == SAM_FT_LORA_DECODER ? "LoRA on qkv and the decoder's q, v (SAMed_s)"
+                                                    : "LoRA on qkv",
+                train.n, c.batch * ranks, (long long)bpe, c.stop_epoch, c.epochs, (long long)total,
+                (double)sam_trainer_device_bytes(t) / (1024.0 * 1024.0), c.output);
     if (step >= total) {
-        fprintf(stderr, "nothing to do: the run already finished (step %lld of %lld)\n",
-                (long long)step, (long long)total);
+        if (lead)
+            fprintf(stderr, "nothing to do: the run already finished (step %lld of %lld)\n",
+                    (long long)step, (long long)total);
         rc = 0;
         goto done;
     }
-    csv = train_csv_open(in_run(&c, "log.csv", p, sizeof p), step);
-    bar = train_progress_create(total, step, stderr, bpe > 0 ? bpe : 1);
-    if (!csv || !bar) goto fail;
+    if (lead) {
+        csv = train_csv_open(in_run(&c, "log.csv", p, sizeof p), step);
+        bar = train_progress_create(total, step, stderr, bpe > 0 ? bpe : 1);
+        if (!csv || !bar) goto fail;
+    }
     const double t_start = bench_now_s();
     double t_prev = t_start;
     int stopped_by_clock = 0;
@@ -223,8 +268,8 @@ int cmd_train(int argc, char **argv) {
             if (access(in_run(&c, "state.safetensors", p, sizeof p), F_OK) == 0) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s", ve_error());
-                ve_fail("%s; the last checkpoint in %s is intact (--resume continues from it)",
-                        msg, c.output);
+                ve_fail("%s; the last checkpoint in %s is intact (--resume continues from it)", msg,
+                        c.output);
             }
             goto fail;
         }
@@ -247,20 +292,22 @@ int cmd_train(int argc, char **argv) {
             updates++;
         }
         const double now = bench_now_s();
-        if (train_csv_row(csv, step, (int)e, lr, L.loss, L.ce, L.dice, c.batch / (now - t_prev),
-                          now - t_start) != VE_OK)
+        const int gbatch = c.batch * ranks;
+        if (lead && train_csv_row(csv, step, (int)e, lr, L.loss, L.ce, L.dice,
+                                  gbatch / (now - t_prev), now - t_start) != VE_OK)
             goto fail;
         t_prev = now;
-        train_progress_update(bar, step, (int)e, L.loss, L.ce, L.dice, lr, c.batch);
+        train_progress_update(bar, step, (int)e, L.loss, L.ce, L.dice, lr, gbatch);
         const int epoch_end = idx == bpe - 1;
-        stopped_by_clock = c.max_minutes > 0 && now - t_start > c.max_minutes * 60.0;
+        /* Every rank stops at the same step (their clocks differ). */
+        stopped_by_clock = dist_any(&dd, c.max_minutes > 0 && now - t_start > c.max_minutes * 60.0);
         if ((epoch_end && ((e + 1) % c.save_every == 0)) || step == total || stopped_by_clock) {
             const int64_t ne = epoch_end ? e + 1 : e, ni_ = epoch_end ? 0 : idx + 1;
-            if (save_checkpoint(t, &c, step, updates, ne, ni_, step == total || stopped_by_clock) !=
-                VE_OK)
+            if (lead && save_checkpoint(t, &c, ranks, step, updates, ne, ni_,
+                                        step == total || stopped_by_clock) != VE_OK)
                 goto fail;
         }
-        if (epoch_end || step == total || stopped_by_clock) {
+        if (lead && (epoch_end || step == total || stopped_by_clock)) {
             char title[160], csvp[TC_PATH + 64];
             snprintf(title, sizeof title, "%s: loss (0.2 CE + 0.8 Dice)", preset.name);
             if (loss_plot_from_csv(in_run(&c, "loss.png", p, sizeof p), title,
@@ -275,15 +322,25 @@ int cmd_train(int argc, char **argv) {
     }
     train_progress_finish(bar);
     bar = NULL;
-    fprintf(stderr, "done: %lld steps; model in %s/model.safetensors and model.pth\n",
-            (long long)step, c.output);
+    if (lead && ranks > 1) {
+        const double all = bench_now_s() - t_start, ar = sam_trainer_allreduce_seconds(t);
+        fprintf(stderr, "all-reduce: %.2f s of %.2f s training (%.1f%%, rank 0)\n", ar, all,
+                all > 0 ? 100.0 * ar / all : 0.0);
+    }
+    if (lead)
+        fprintf(stderr, "done: %lld steps; model in %s/model.safetensors and model.pth\n",
+                (long long)step, c.output);
     rc = 0;
     goto done;
 fail:
     if (bar) train_progress_finish(bar);
     bar = NULL;
-    fprintf(stderr, "vksamed train: %s\n", ve_error());
+    if (ranks > 1)
+        fprintf(stderr, "vksamed train (rank %d of %d): %s\n", dd.rank, ranks, ve_error());
+    else
+        fprintf(stderr, "vksamed train: %s\n", ve_error());
     rc = 1;
+    dist_abort(&dd, 1); /* the other ranks would wait in the next all-reduce forever */
 done:
     if (bar) train_progress_finish(bar);
     train_csv_close(csv);
@@ -296,5 +353,6 @@ done:
     free(images), free(labels);
     if (dev && ve_device_close(dev) != 0 && rc == 0) rc = 1;
     train_config_free(&c);
+    dist_finalize(&dd);
     return rc;
 }

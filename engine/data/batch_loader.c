@@ -46,7 +46,7 @@ static void shuffle(ve_loader *l, int64_t epoch) {
 static int prepare(ve_loader *l, int64_t epoch, int64_t index) {
     shuffle(l, epoch);
     for (int b = 0; b < l->o.batch; b++) {
-        int64_t pos = index * l->o.batch + b;
+        int64_t pos = (index * l->o.shards + l->o.shard) * l->o.batch + b;
         ve_rng r;
         ve_rng_derive(&r, l->o.seed, (uint64_t)epoch, (uint64_t)pos, 1);
         if (ve_augment_sample(&l->o.set->s[l->order[pos]], &l->o.aug, &r,
@@ -93,9 +93,13 @@ static void request(ve_loader *l, int64_t epoch, int64_t index) {
 
 static int check_opts(const ve_loader_opts *o) {
     if (!o || !o->set || o->set->n < 1) return ve_fail("loader: no samples");
-    if (o->batch < 1 || o->batch > o->set->n)
-        return ve_fail("loader: batch %d with %d samples (1 <= batch <= samples expected)",
-                       o->batch, o->set->n);
+    const int shards = o->shards > 1 ? o->shards : 1;
+    if (o->batch < 1 || (int64_t)o->batch * shards > o->set->n)
+        return ve_fail("loader: batch %d x %d shards with %d samples (1 <= global batch <= "
+                       "samples expected)",
+                       o->batch, shards, o->set->n);
+    if (shards > 1 && (o->shard < 0 || o->shard >= shards))
+        return ve_fail("loader: shard %d of %d", o->shard, shards);
     if (o->aug.size < 1 || o->aug.low < 1 || o->aug.low > o->aug.size || o->aug.size > 8192)
         return ve_fail("loader: sizes S=%d, low=%d (1 <= low <= S <= 8192 expected)", o->aug.size,
                        o->aug.low);
@@ -118,7 +122,8 @@ ve_loader *ve_loader_create(const ve_loader_opts *o) {
         return NULL;
     }
     l->o = *o;
-    l->per_epoch = o->set->n / o->batch;
+    if (l->o.shards < 1) l->o.shards = 1, l->o.shard = 0;
+    l->per_epoch = o->set->n / (o->batch * l->o.shards);
     l->image_floats = (size_t)3 * o->aug.size * o->aug.size;
     l->label_floats = (size_t)o->aug.low * o->aug.low;
     l->images = malloc(l->image_floats * (size_t)o->batch * sizeof *l->images);

@@ -4,7 +4,7 @@
  * The order is a pure function of (seed, epoch, position), so a resumed run reproduces the
  * batches of an uninterrupted one without saving any generator state: epoch e's sample order
  * is a Fisher-Yates shuffle drawn from ve_rng_derive(seed, e, 0, 0), and the sample at position
- * p of epoch e (p = index * batch + row) is augmented with ve_rng_derive(seed, e, p, 1). */
+ * p of epoch e (p = index * global batch + row) is augmented with ve_rng_derive(seed, e, p, 1). */
 #ifndef VE_DATA_BATCH_LOADER_H
 #define VE_DATA_BATCH_LOADER_H
 
@@ -15,9 +15,13 @@
 
 typedef struct {
     const ve_slice_set *set; /* must outlive the loader, unchanged */
-    int batch;
+    int batch;               /* samples this loader delivers per batch */
     ve_augment_opts aug;
     uint64_t seed;
+    /* Data parallelism: the global batch is batch * shards samples, and this loader delivers
+     * rows shard * batch .. (shard + 1) * batch - 1 of it (positions, order and augmentation
+     * exactly as one loader of batch * shards). 0 or 1 shards: no sharding. */
+    int shard, shards;
 } ve_loader_opts;
 
 typedef struct ve_loader ve_loader;
@@ -27,7 +31,7 @@ typedef struct ve_loader ve_loader;
 ve_loader *ve_loader_create(const ve_loader_opts *o);
 /* Stops the thread (after the batch it is preparing) and frees everything; NULL is fine. */
 void ve_loader_destroy(ve_loader *l);
-/* floor(n / batch): the last partial batch is dropped (the graphs have a fixed shape). */
+/* floor(n / global batch): the last partial batch is dropped (the graphs have a fixed shape). */
 int ve_loader_batches_per_epoch(const ve_loader *l);
 /* Positions the loader at (epoch, batch index), epoch >= 0 and 0 <= index < batches per epoch,
  * and starts preparing that batch on the thread (after any batch in progress). */

@@ -2,10 +2,12 @@
  * (SAMed's train.txt / test_vol.txt), and small path helpers. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "slices_internal.h"
 #include "status.h"
@@ -88,8 +90,16 @@ int ve_list_dir(const char *dir, const char *suffix, ve_name_list *out) {
 
 int ve_read_list_file(const char *path, ve_name_list *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "r");
-    if (!f) return ve_fail("%s: cannot open the list file: %s", path, strerror(errno));
+    /* O_NONBLOCK and a regular-file check: a FIFO or a folder is refused, never waited on. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return ve_fail("%s: cannot open the list file: %s", path, strerror(errno));
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || !(f = fdopen(fd, "r"))) {
+        close(fd);
+        return ve_fail("%s: the list file is not a regular file", path);
+    }
     char line[4096];
     int rc = VE_OK, no = 0;
     while (rc == VE_OK && fgets(line, sizeof line, f)) {

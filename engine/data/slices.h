@@ -40,8 +40,9 @@ void ve_slice_set_free(ve_slice_set *set);
  * empty. On failure (out of memory) both sets are unchanged. */
 int ve_slice_set_append(ve_slice_set *a, ve_slice_set *b);
 
-/* PNG/JPEG (any format stb_image reads) images in image_dir, sorted by file name, each with the
- * label PNG of the same file name in label_dir (for a JPEG "x.jpg", "x.jpg" or else "x.png").
+/* PNG/JPEG images (told by their signature: ve_image_load) in image_dir, sorted by file name,
+ * each with the label PNG of the same file name in label_dir (for a JPEG "x.jpg", "x.jpg" or else
+ * "x.png").
  * Grey and 16-bit images become 1 channel, RGB 3 (alpha dropped); samples are scaled to [0, 1]
  * by the file's bit depth. Labels: 8- or 16-bit grey PNG (alpha ignored), pixel value = class,
  * at most 255. Each file is its own case (case name and sample name: the file stem), slice 0.

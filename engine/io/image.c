@@ -75,6 +75,10 @@ static int decode(const uint8_t *buf, size_t n, ve_image *img) {
     if (n >= 24 && !memcmp(buf, "\x89PNG\r\n\x1a\n", 8) && !memcmp(buf + 12, "IHDR", 4) &&
         check_dims(be32(buf + 16), be32(buf + 20)) != VE_OK)
         return VE_FAIL;
+    /* stb_image also reads TGA, BMP, PSD, GIF, HDR, PIC and PNM; TGA has no magic, so any
+     * 20 bytes can claim a huge image that decodes to a gigabyte. Only PNG and JPEG pass. */
+    if (n < 8 || (memcmp(buf, "\x89PNG\r\n\x1a\n", 8) != 0 && memcmp(buf, "\xff\xd8\xff", 3) != 0))
+        return ve_fail("not a PNG or JPEG image (no PNG or JPEG signature)");
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(buf, (int)n, &w, &h, &comp))
         return ve_fail("not a PNG or JPEG image, or corrupt (stb_image: %s)", stb_reason());

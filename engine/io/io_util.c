@@ -10,10 +10,12 @@
 #include "status.h"
 
 int ve_file_open(ve_file *f, const char *path) {
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given as a file must be refused, not wait for a writer. */
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f->fd < 0) return ve_fail("cannot open: %s", strerror(errno));
     struct stat st;
-    if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK) != 0) {
         close(f->fd);
         f->fd = -1;
         return ve_fail("not a regular file");

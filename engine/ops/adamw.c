@@ -95,6 +95,12 @@ int ve_adamw_guarded(ve_graph *g, const ve_adamw_opts *o, ve_tid guard) {
     return VE_OK;
 }
 
+int ve_adamw_grads(ve_graph *g, ve_tid *grads, int64_t *n) {
+    ve_tid params;
+    if (ve_adamw_moments(g, &params, &params) != VE_OK) return VE_FAIL;
+    return ve_trainable_flat(g, &params, grads, n);
+}
+
 int ve_adamw_moments(ve_graph *g, ve_tid *exp_avg, ve_tid *exp_avg_sq) {
     *exp_avg = ve_tensor_find(g, "adamw.exp_avg");
     *exp_avg_sq = ve_tensor_find(g, "adamw.exp_avg_sq");

@@ -16,7 +16,7 @@
 #include "status.h"
 
 #define K_MAX 32
-#define EPS 1e-5f
+#define EPS VE_SEG_LOSS_EPS
 #define BLK_CPU 256 /* pixels per invocation (one block) on CPU-like devices */
 #define TPB_GPU 32  /* threads per block on GPUs: shared memory 32 * (3K + 1) floats <= 12.4 KB */
 #define BLK_GPU 1024
@@ -185,4 +185,8 @@ ve_tid ve_seg_loss(ve_graph *g, ve_tid logits, ve_tid labels, const ve_seg_loss_
     if (ce_out) *ce_out = ce;
     if (dice_out) *dice_out = dice;
     return loss;
+}
+
+ve_tid ve_seg_loss_class_sums(const ve_graph *g) {
+    return ve_tensor_find(g, "seg_loss.class_sums");
 }

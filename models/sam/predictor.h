@@ -24,8 +24,11 @@ typedef enum {
 
 /* Builds the encoder graph for input side img_size and loads the weights: everything from base;
  * with lora (a SAMed LoRA file), its prompt encoder / mask decoder tensors replace the base's and
- * its adapters are merged (as sam_model_load). The checkpoints are read here and may be closed
- * afterwards. NULL (ve_error) on failure. */
+ * its adapters are merged: the encoder's qkv pairs (w_a/w_b 2i = q, 2i + 1 = v of block i,
+ * W += B A, no alpha / r scaling, as SAMed) and SAMed_s's decoder adapters
+ * (sam_lora_merge_decoder). The prompt encoder's and decoder's weights are kept as host copies
+ * (each prompt shape's graph loads from them), so the checkpoints may be closed afterwards.
+ * NULL (ve_error) on failure. */
 sam_predictor *sam_predictor_create(ve_device *dev, const sam_preset *p, int img_size,
                                     sam_input_mode mode, ve_checkpoint *base, ve_checkpoint *lora);
 /* The same with random weights (PyTorch's default initialisation, sam_param_init, from seed)
@@ -41,6 +44,9 @@ int sam_predictor_set_image(sam_predictor *pr, const float *rgb, int h, int w);
 /* The same for an input the caller preprocessed: 3 planes of S x S, for an image of h x w (SAM:
  * resized into the input's top-left corner as sam_resized_size says; SAMed: stretched). */
 int sam_predictor_set_input(sam_predictor *pr, const float *input, int h, int w);
+/* An embedding computed earlier ([C, g, g], the official layout, as read_embedding gives it) for
+ * an image of h x w: no encoder run. */
+int sam_predictor_set_embedding(sam_predictor *pr, const float *emb, int h, int w);
 
 /* Prompts in pixels of the original image (mapped to the model input as the official
  * predictor does). Everything may be empty: no points, no box, no mask (SAMed's semantic mode). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sam/image_encoder.h"
 #include "sam/lora_keys.h"
@@ -23,6 +24,11 @@ struct sam_trainer {
     sam_prompts pr;
     sam_decoder_out out;
     ve_tid image, labels, loss, ce, dice;
+    /* data parallelism: the loss's class sums, the flat gradients and a host copy of them */
+    ve_tid class_sums, grads;
+    int64_t n_grads;
+    float *host_grads;
+    double allreduce_s;
 };
 
 void sam_train_opts_default(sam_train_opts *o, const sam_preset *p, int img_size, int batch) {
@@ -69,17 +75,29 @@ static int build(sam_trainer *t) {
         sam_prompt_encoder_build(g, &t->pe, &ps, &t->pr) != VE_OK ||
         sam_mask_decoder_build(g, &t->dec, emb, &t->pr, &t->out) != VE_OK)
         return VE_FAIL;
-    t->loss = ve_seg_loss(g, t->out.masks, t->labels, &o->loss, &t->ce, &t->dice);
+    /* Data parallelism: the Dice term's gradient is a sum over the global batch while the
+     * gradients are averaged over the ranks, so each rank weighs it by the world size. */
+    const int world = o->world > 1 ? o->world : 1;
+    ve_seg_loss_opts lo = {o->loss.ce_weight, o->loss.dice_weight * (float)world};
+    t->loss = ve_seg_loss(g, t->out.masks, t->labels, &lo, &t->ce, &t->dice);
     if (t->loss == VE_NONE) return VE_FAIL;
     ve_keep(g, t->loss);
     ve_keep(g, t->ce);
     ve_keep(g, t->dice);
+    t->class_sums = ve_seg_loss_class_sums(g);
+    if (world > 1) {
+        ve_keep(g, t->class_sums);
+        if (ve_graph_cut(g) != VE_OK) return VE_FAIL; /* forward | backward */
+    }
     ve_compile_opts co = {.profile = o->profile};
     /* A NaN or infinite loss leaves the weights and moments as they were (the update is
      * skipped on the device): the host then stops or skips the batch (train.nan). */
-    if (ve_graph_backward(g, t->loss) != VE_OK ||
-        ve_adamw_guarded(g, &o->adamw, t->loss) != VE_OK || ve_graph_compile(g, &co) != VE_OK)
+    if (ve_graph_backward(g, t->loss) != VE_OK || (world > 1 && ve_graph_cut(g) != VE_OK) ||
+        ve_adamw_guarded(g, &o->adamw, t->loss) != VE_OK ||
+        ve_adamw_grads(g, &t->grads, &t->n_grads) != VE_OK || ve_graph_compile(g, &co) != VE_OK)
         return VE_FAIL;
+    if (world > 1 && !(t->host_grads = malloc(sizeof(float) * (size_t)t->n_grads)))
+        return ve_fail("out of host memory for the gradients' all-reduce");
     if (sam_mask_decoder_write_consts(g, &t->dec) != VE_OK ||
         sam_prompts_write(g, &t->pe, &t->pr, NULL, NULL, NULL, NULL) != VE_OK)
         return VE_FAIL;
@@ -89,6 +107,10 @@ static int build(sam_trainer *t) {
 
 sam_trainer *sam_trainer_create(ve_device *dev, const sam_train_opts *o) {
     const sam_preset *p = &o->p;
+    if (o->world > 1 && !o->allreduce) {
+        ve_fail("SAMed training: %d ranks but no all-reduce", o->world);
+        return NULL;
+    }
     if (o->img_size < p->patch_size || o->img_size % p->patch_size || o->batch < 1 ||
         p->mask_outputs < 2 || (o->finetune != SAM_FT_FULL && o->lora_rank < 1)) {
         ve_fail("SAMed training: bad options: input %d (a multiple of %d), batch %d, %d outputs "
@@ -118,6 +140,7 @@ void sam_trainer_destroy(sam_trainer *t) {
     if (!t) return;
     sam_mask_decoder_free(&t->dec);
     sam_params_free(&t->ps);
+    free(t->host_grads);
     if (t->g) ve_graph_destroy(t->g);
     free(t);
 }
@@ -145,19 +168,71 @@ int sam_trainer_init_weights(sam_trainer *t, ve_checkpoint *base, ve_checkpoint 
     return VE_OK;
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The step's three segments with the all-reduces between them (sam_train_opts.world). */
+static int run_distributed(sam_trainer *t) {
+    const sam_train_opts *o = &t->o;
+    const int k = o->p.mask_outputs, world = o->world;
+    float st[2 * 32 + 1];
+    if (k > 32) return ve_fail("data parallelism: %d classes (at most 32)", k);
+    if (ve_graph_run_segment(t->g, 0) != VE_OK) return VE_FAIL;
+    double t0 = now_s();
+    /* The class sums and CE of every rank: summed, they are the global batch's. */
+    if (ve_tensor_read(t->g, t->class_sums, st, (size_t)(2 * k)) != VE_OK ||
+        ve_tensor_read(t->g, t->ce, st + 2 * k, 1) != VE_OK ||
+        o->allreduce(st, (size_t)(2 * k + 1), o->allreduce_ctx) != VE_OK)
+        return ve_fail_context("all-reducing the loss statistics: ");
+    /* Each rank's U_c carries one eps, the global one only one. In float, as seg_loss_finish. */
+    float dsum = 0;
+    for (int c = 0; c < k; c++) {
+        st[k + c] -= (float)(world - 1) * VE_SEG_LOSS_EPS;
+        dsum += 1.0f - (2.0f * st[c] + VE_SEG_LOSS_EPS) / st[k + c];
+    }
+    const float ce = st[2 * k] / (float)world, dice = dsum / (float)k;
+    const float loss = o->loss.ce_weight * ce + o->loss.dice_weight * dice;
+    if (ve_tensor_write(t->g, t->class_sums, st, (size_t)(2 * k)) != VE_OK ||
+        ve_tensor_write(t->g, t->ce, &ce, 1) != VE_OK ||
+        ve_tensor_write(t->g, t->dice, &dice, 1) != VE_OK ||
+        ve_tensor_write(t->g, t->loss, &loss, 1) != VE_OK) /* AdamW's NaN guard reads it */
+        return VE_FAIL;
+    t->allreduce_s += now_s() - t0;
+    if (ve_graph_run_segment(t->g, 1) != VE_OK) return VE_FAIL;
+    t0 = now_s();
+    const size_t n = (size_t)t->n_grads;
+    if (ve_tensor_read(t->g, t->grads, t->host_grads, n) != VE_OK ||
+        o->allreduce(t->host_grads, n, o->allreduce_ctx) != VE_OK)
+        return ve_fail_context("all-reducing %zu gradients: ", n);
+    const float inv = 1.0f / (float)world;
+    for (size_t i = 0; i < n; i++)
+        t->host_grads[i] *= inv;
+    if (ve_tensor_write(t->g, t->grads, t->host_grads, n) != VE_OK) return VE_FAIL;
+    t->allreduce_s += now_s() - t0;
+    return ve_graph_run_segment(t->g, 2);
+}
+
 int sam_trainer_step(sam_trainer *t, const float *images, const float *labels, double lr,
                      int64_t step, sam_train_losses *out) {
     const size_t B = (size_t)t->o.batch, S = (size_t)t->o.img_size, L = (size_t)t->side;
     float v[3];
     if (ve_tensor_write(t->g, t->image, images, B * 3 * S * S) != VE_OK ||
         ve_tensor_write(t->g, t->labels, labels, B * L * L) != VE_OK ||
-        ve_adamw_set_step(t->g, &t->o.adamw, lr, step) != VE_OK || ve_graph_run(t->g) != VE_OK ||
+        ve_adamw_set_step(t->g, &t->o.adamw, lr, step) != VE_OK ||
+        (t->o.world > 1 ? run_distributed(t) : ve_graph_run(t->g)) != VE_OK ||
         ve_tensor_read(t->g, t->loss, v, 1) != VE_OK ||
         ve_tensor_read(t->g, t->ce, v + 1, 1) != VE_OK ||
         ve_tensor_read(t->g, t->dice, v + 2, 1) != VE_OK)
         return ve_fail_context("training step %lld: ", (long long)step);
     if (out) *out = (sam_train_losses){v[0], v[1], v[2]};
     return VE_OK;
+}
+
+double sam_trainer_allreduce_seconds(const sam_trainer *t) {
+    return t->allreduce_s;
 }
 
 int sam_trainer_label_side(const sam_trainer *t) {

@@ -29,6 +29,14 @@ typedef struct {
     ve_seg_loss_opts loss;
     ve_adamw_opts adamw;
     int profile; /* per-node timestamps (ve_graph_profile_print) */
+    /* Data parallelism (world > 1; 0 or 1: one process): each rank trains on its shard of the
+     * global batch, and a step runs in three graph segments with allreduce (an in-place sum of
+     * n floats over the ranks, e.g. MPI_Allreduce) between them: on the loss's per-class sums
+     * and CE (so the Dice of the whole global batch drives every rank's backward), then on the
+     * gradients (averaged), so N ranks of batch b update exactly as one process of batch N b. */
+    int world;
+    int (*allreduce)(float *buf, size_t n, void *ctx);
+    void *allreduce_ctx;
 } sam_train_opts;
 
 /* SAMed's defaults for a preset: LoRA r 4 on every block, 0.2 / 0.8, AdamW (0.9, 0.999, 1e-8,
@@ -66,6 +74,8 @@ int sam_trainer_step(sam_trainer *t, const float *images, const float *labels, d
 int sam_trainer_label_side(const sam_trainer *t); /* low-res side: 4 * S / patch */
 const sam_train_opts *sam_trainer_opts(const sam_trainer *t);
 void sam_trainer_profile_print(const sam_trainer *t, void *file); /* FILE * */
+/* Seconds spent in allreduce (and the host transfers around it) since the trainer was made. */
+double sam_trainer_allreduce_seconds(const sam_trainer *t);
 /* Device memory the graph holds: persistent + transient bytes. */
 uint64_t sam_trainer_device_bytes(const sam_trainer *t);
 int64_t sam_trainer_trainable_elements(const sam_trainer *t);

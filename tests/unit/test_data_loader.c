@@ -54,7 +54,7 @@ static ve_slice_set make_set(int n, int h, int w, int ids, uint64_t seed) {
 
 static void permutations(void) {
     ve_slice_set set = make_set(10, 16, 16, 1, 1);
-    ve_loader_opts o = {&set, 3, {16, 4, 0, 0}, 123};
+    ve_loader_opts o = {&set, 3, {16, 4, 0, 0}, 123, 0, 0};
     ve_loader *l = ve_loader_create(&o);
     tu_check(l && ve_loader_batches_per_epoch(l) == 3, "loader: 10 samples, batch 3: 3 batches");
     float img[3 * 3 * 16 * 16], lab[3 * 16];
@@ -87,7 +87,7 @@ static void permutations(void) {
 
 static void resume(void) {
     ve_slice_set set = make_set(11, 40, 30, 0, 2);
-    ve_loader_opts o = {&set, 2, {32, 8, 1, 0}, 77};
+    ve_loader_opts o = {&set, 2, {32, 8, 1, 0}, 77, 0, 0};
     size_t ni = 2 * 3 * 32 * 32, nl = 2 * 8 * 8;
     enum { K = 12 };
     float *img = malloc(K * ni * sizeof *img), *lab = malloc(K * nl * sizeof *lab);
@@ -125,7 +125,7 @@ static void resume(void) {
 
     o.batch = 12;
     ve_error_clear();
-    tu_check(!ve_loader_create(&o) && strstr(ve_error(), "batch 12 with 11 samples"),
+    tu_check(!ve_loader_create(&o) && strstr(ve_error(), "batch 12 x 1 shards with 11 samples"),
              "loader: a batch larger than the set is refused");
     free(img);
     free(lab);
@@ -137,7 +137,7 @@ static void resume(void) {
 static void thread_failure(void) {
     ve_slice_set set = make_set(4, 20, 20, 0, 3);
     set.s[2].channels = 2; /* augmentation refuses it, on the thread */
-    ve_loader_opts o = {&set, 2, {16, 4, 1, 0}, 5};
+    ve_loader_opts o = {&set, 2, {16, 4, 1, 0}, 5, 0, 0};
     ve_loader *l = ve_loader_create(&o);
     float img[2 * 3 * 16 * 16], lab[2 * 16];
     int failures = 0, named = 0;
@@ -181,7 +181,7 @@ static void timing(void) {
     }
     /* a batch of 4 at S = 512 with a simulated training step 4x as long */
     int B = 4, S = 512;
-    ve_loader_opts o = {&set, B, {S, S / 4, 1, 0}, 1};
+    ve_loader_opts o = {&set, B, {S, S / 4, 1, 0}, 1, 0, 0};
     float *img = malloc((size_t)B * 3 * S * S * sizeof *img),
           *lab = malloc((size_t)B * (S / 4) * (S / 4) * sizeof *lab);
     ve_loader *l = ve_loader_create(&o);
@@ -206,7 +206,45 @@ static void timing(void) {
     ve_slice_set_free(&set);
 }
 
+/* Shards (data parallelism): shard r of 3 with batch 2 delivers rows 2r, 2r + 1 of the batch of 6
+ * one unsharded loader delivers, augmentation included, epoch after epoch. */
+static void shards(void) {
+    ve_slice_set set = make_set(13, 20, 24, 0, 3);
+    ve_loader_opts whole = {&set, 6, {16, 4, 1, 0}, 9, 0, 0};
+    const size_t ni = 3 * 16 * 16, nl = 4 * 4;
+    float *wi = malloc(6 * ni * sizeof *wi), *wl = malloc(6 * nl * sizeof *wl);
+    float *si = malloc(2 * ni * sizeof *si), *sl = malloc(2 * nl * sizeof *sl);
+    ve_loader *w = ve_loader_create(&whole), *sh[3] = {NULL, NULL, NULL};
+    int ok = w != NULL;
+    for (int r = 0; r < 3; r++) {
+        ve_loader_opts o = {&set, 2, {16, 4, 1, 0}, 9, r, 3};
+        sh[r] = ve_loader_create(&o);
+        ok &= sh[r] && ve_loader_batches_per_epoch(sh[r]) == 2;
+    }
+    for (int k = 0; k < 5 && ok; k++) { /* 2 batches per epoch: across epochs */
+        int64_t e0, i0;
+        ok &= ve_loader_next(w, wi, wl, &e0, &i0) == VE_OK;
+        for (int r = 0; r < 3 && ok; r++) {
+            int64_t e, i;
+            ok &= ve_loader_next(sh[r], si, sl, &e, &i) == VE_OK && e == e0 && i == i0;
+            ok &= !memcmp(si, wi + 2 * r * ni, 2 * ni * sizeof *si) &&
+                  !memcmp(sl, wl + 2 * r * nl, 2 * nl * sizeof *sl);
+        }
+    }
+    tu_check(ok, "loader: 3 shards of batch 2 = the rows of one loader of batch 6");
+    ve_loader_opts bad = {&set, 5, {16, 4, 1, 0}, 9, 0, 3};
+    ve_error_clear();
+    tu_check(!ve_loader_create(&bad) && strstr(ve_error(), "batch 5 x 3 shards with 13 samples"),
+             "loader: a global batch larger than the set is refused");
+    for (int r = 0; r < 3; r++)
+        ve_loader_destroy(sh[r]);
+    ve_loader_destroy(w);
+    free(wi), free(wl), free(si), free(sl);
+    ve_slice_set_free(&set);
+}
+
 int main(void) {
+    shards();
     permutations();
     resume();
     thread_failure();
