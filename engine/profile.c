@@ -63,8 +63,13 @@ void ve_graph_profile_print(const ve_graph *g, FILE *out) {
     if (ntop > 64) ntop = 64;
     int have = 0;
     for (int n = 0; n < g->nn; n++) {
-        int k = have < ntop ? have++ : ntop - 1;
-        if (k == ntop - 1 && have == ntop && node_ms(g, order[k]) >= node_ms(g, n)) continue;
+        int k;
+        if (have < ntop) {
+            k = have++;
+        } else { /* full: replace the slowest kept only by a slower node */
+            k = ntop - 1;
+            if (node_ms(g, order[k]) >= node_ms(g, n)) continue;
+        }
         order[k] = n;
         for (; k > 0 && node_ms(g, order[k - 1]) < node_ms(g, order[k]); k--) {
             int t = order[k];

@@ -3,8 +3,6 @@
 
 #include "commands.h"
 
-int bench_prompt(int argc, char **argv); /* apps/vksamed/bench_prompt.c */
-
 int cmd_bench(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: vksamed bench matmul [--device SEL] [--iters N] [--shape MxNxK]\n"

@@ -1,5 +1,6 @@
 #include "sam/lora_merge.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "sam/lora_keys.h"
@@ -15,7 +16,7 @@ static int read_pair(ve_checkpoint *lora, const char *ka, const char *kb, int64_
     const ve_ckpt_tensor *at = ve_checkpoint_find(lora, ka), *bt = ve_checkpoint_find(lora, kb);
     if (!at || !bt || at->ndim != 2 || bt->ndim != 2 || at->shape[1] != in || bt->shape[0] != out ||
         bt->shape[1] != at->shape[0] || at->shape[0] < 1)
-        return ve_fail("%s: SAMed_s adapter %s / %s missing or not [r, %lld] / [%lld, r]",
+        return ve_fail("%s: LoRA adapter %s / %s missing or not [r, %lld] / [%lld, r]",
                        ve_checkpoint_path(lora), ka, kb, (long long)in, (long long)out);
     *r = at->shape[0];
     *a = malloc(sizeof(float) * (size_t)(*r * in));
@@ -27,19 +28,22 @@ static int read_pair(ve_checkpoint *lora, const char *ka, const char *kb, int64_
     return VE_OK;
 }
 
-/* w [out, in] in g += B A for the adapter (ka, kb). */
-static int merge_one(ve_graph *g, ve_tid w, ve_checkpoint *lora, const char *ka, const char *kb) {
+/* Rows row0 .. row0 + rows - 1 of w [out, in] in g += B A for the adapter (ka, kb), B [rows, r]
+ * (rows 0: all of w's rows). */
+static int merge_rows(ve_graph *g, ve_tid w, int64_t row0, int64_t rows, ve_checkpoint *lora,
+                      const char *ka, const char *kb) {
     const int64_t out = ve_tensor_dim(g, w, 0), in = ve_tensor_dim(g, w, 1);
+    if (!rows) rows = out;
     float *wv = malloc(sizeof(float) * (size_t)(out * in)), *a = NULL, *b = NULL;
     int64_t r = 0;
     int rc = wv ? ve_tensor_read(g, w, wv, (size_t)(out * in)) : ve_fail("out of host memory");
-    if (rc == VE_OK) rc = read_pair(lora, ka, kb, out, in, &a, &b, &r);
-    for (int64_t i = 0; i < out && rc == VE_OK; i++)
+    if (rc == VE_OK) rc = read_pair(lora, ka, kb, rows, in, &a, &b, &r);
+    for (int64_t i = 0; i < rows && rc == VE_OK; i++)
         for (int64_t j = 0; j < in; j++) {
             double acc = 0;
             for (int64_t t = 0; t < r; t++)
                 acc += (double)b[i * r + t] * a[t * in + j];
-            wv[i * in + j] += (float)acc;
+            wv[(row0 + i) * in + j] += (float)acc;
         }
     if (rc == VE_OK) rc = ve_tensor_write(g, w, wv, (size_t)(out * in));
     free(wv);
@@ -48,12 +52,25 @@ static int merge_one(ve_graph *g, ve_tid w, ve_checkpoint *lora, const char *ka,
     return rc;
 }
 
+int sam_lora_merge_encoder(ve_graph *g, const sam_image_encoder *e, ve_checkpoint *lora) {
+    const int64_t d = e->p.embed_dim;
+    for (int i = 0; i < e->p.depth; i++)
+        for (int k = 0; k < 2; k++) { /* q: rows 0 .. D-1, v: rows 2D .. 3D-1 */
+            char ka[16], kb[16];
+            snprintf(ka, sizeof ka, "w_a_%03d", 2 * i + k);
+            snprintf(kb, sizeof kb, "w_b_%03d", 2 * i + k);
+            if (merge_rows(g, e->blk[i].qkv_w, k ? 2 * d : 0, d, lora, ka, kb) != VE_OK)
+                return ve_fail_context("block %d: ", i);
+        }
+    return VE_OK;
+}
+
 static int merge_attn(ve_graph *g, const sam_dec_attn *at, ve_checkpoint *lora,
                       sam_dec_attn_kind kind, int layer) {
     for (int k = 0; k < 2; k++) {
         char ka[16], kb[16];
         sam_lora_decoder_keys(kind, layer, k, ka, kb);
-        if (merge_one(g, k ? at->v_w : at->q_w, lora, ka, kb) != VE_OK) return VE_FAIL;
+        if (merge_rows(g, k ? at->v_w : at->q_w, 0, 0, lora, ka, kb) != VE_OK) return VE_FAIL;
     }
     return VE_OK;
 }

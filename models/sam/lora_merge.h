@@ -7,7 +7,12 @@
 
 #include "graph.h"
 #include "io/checkpoint.h"
+#include "sam/image_encoder.h"
 #include "sam/mask_decoder.h"
+
+/* After the encoder's weights are loaded into g: each block's q and v adapters (w_a_NNN /
+ * w_b_NNN, 2i: q of block i, 2i + 1: v) added to the q and v rows of its qkv weight. */
+int sam_lora_merge_encoder(ve_graph *g, const sam_image_encoder *e, ve_checkpoint *lora);
 
 /* After the decoder's weights are loaded into g: adds each adapter pair lora holds to its
  * q_proj / v_proj weight (read back from g, updated, written again). A file without decoder

@@ -21,63 +21,11 @@ static int load_param(ve_graph *g, const sam_params *ps, const sam_param *p,
     return sam_param_load(g, p, src->base);
 }
 
-/* W [3D, D] += B_q A_q on rows 0..D-1 and B_v A_v on rows 2D..3D-1 (A [r, D], B [D, r]). */
-static int merge_block(ve_graph *g, const sam_image_encoder *e, ve_checkpoint *base,
-                       ve_checkpoint *lora, int blk) {
-    const int64_t d = e->p.embed_dim;
-    char key[96];
-    snprintf(key, sizeof key, "image_encoder.blocks.%d.attn.qkv.weight", blk);
-    const ve_ckpt_tensor *wt = ve_checkpoint_find(base, key);
-    if (!wt || wt->numel != 3 * d * d)
-        return ve_fail("%s: missing or misshapen %s", ve_checkpoint_path(base), key);
-    float *w = malloc(sizeof(float) * (size_t)(3 * d * d));
-    float *a = NULL, *b = NULL;
-    int rc = w ? ve_checkpoint_read_f32(base, wt, w, (size_t)wt->numel)
-               : ve_fail("out of host memory merging LoRA");
-    for (int k = 0; k < 2 && rc == VE_OK; k++) {
-        char an[16], bn[16];
-        snprintf(an, sizeof an, "w_a_%03d", 2 * blk + k);
-        snprintf(bn, sizeof bn, "w_b_%03d", 2 * blk + k);
-        const ve_ckpt_tensor *at = ve_checkpoint_find(lora, an), *bt = ve_checkpoint_find(lora, bn);
-        if (!at || !bt || at->ndim != 2 || bt->ndim != 2 || at->shape[1] != d ||
-            bt->shape[0] != d || bt->shape[1] != at->shape[0]) {
-            rc = ve_fail("%s: %s / %s missing or not [r, %lld] / [%lld, r]",
-                         ve_checkpoint_path(lora), an, bn, (long long)d, (long long)d);
-            break;
-        }
-        const int64_t r = at->shape[0];
-        float *na = realloc(a, sizeof(float) * (size_t)(r * d));
-        if (na) a = na;
-        float *nb = realloc(b, sizeof(float) * (size_t)(r * d));
-        if (nb) b = nb;
-        if (!na || !nb) {
-            rc = ve_fail("out of host memory merging LoRA");
-            break;
-        }
-        rc = ve_checkpoint_read_f32(lora, at, a, (size_t)(r * d));
-        if (rc == VE_OK) rc = ve_checkpoint_read_f32(lora, bt, b, (size_t)(r * d));
-        float *rows = w + (k ? 2 * d * d : 0); /* q rows, or v rows */
-        for (int64_t i = 0; i < d && rc == VE_OK; i++)
-            for (int64_t j = 0; j < d; j++) {
-                double acc = 0;
-                for (int64_t t = 0; t < r; t++)
-                    acc += (double)b[i * r + t] * a[t * d + j];
-                rows[i * d + j] += (float)acc;
-            }
-    }
-    if (rc == VE_OK) rc = ve_tensor_write(g, e->blk[blk].qkv_w, w, (size_t)(3 * d * d));
-    free(w);
-    free(a);
-    free(b);
-    return rc;
-}
-
 int sam_encoder_weights_load(ve_graph *g, const sam_image_encoder *e, const sam_params *ps,
                              const sam_weight_source *src) {
     for (int i = 0; i < ps->n; i++)
         if (load_param(g, ps, &ps->p[i], src, 0) != VE_OK) return VE_FAIL;
-    for (int i = 0; i < e->p.depth && src->lora && !src->rng; i++)
-        if (merge_block(g, e, src->base, src->lora, i) != VE_OK) return VE_FAIL;
+    if (src->lora && !src->rng) return sam_lora_merge_encoder(g, e, src->lora);
     return VE_OK;
 }
 
