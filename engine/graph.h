@@ -83,6 +83,9 @@ int ve_graph_cut(ve_graph *g);
 int ve_graph_segments(const ve_graph *g);
 /* Runs segment k only (0-based) and waits for it. */
 int ve_graph_run_segment(ve_graph *g, int k);
+/* Runs segments k0 .. k1 - 1 in one submission (e.g. all but a segment of constants that ran
+ * once). */
+int ve_graph_run_segments(ve_graph *g, int k0, int k1);
 
 /* Host access to persistent tensors (after compile). n = element count, must match. */
 int ve_tensor_write(ve_graph *g, ve_tid t, const float *src, size_t n);

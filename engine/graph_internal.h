@@ -67,6 +67,7 @@ struct ve_graph {
     VkCommandBuffer cb[VE_MAX_SEGMENTS]; /* one per segment (ve_graph_cut) */
     int cuts[VE_MAX_SEGMENTS];           /* first node of segments 1 .. nseg - 1 */
     int nseg;                            /* segments (1 without cuts) */
+    int prof_from; /* first node of the last timed submission (earlier nodes: stale times) */
     VkFence fence;
     VkQueryPool qpool;
     int profile;

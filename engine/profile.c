@@ -12,13 +12,14 @@ typedef struct {
 } bucket;
 
 static double node_ms(const ve_graph *g, int n) {
+    if (n < g->prof_from) return 0.0; /* in a segment the last timed run did not include */
     uint64_t a = g->timestamps[n], b = g->timestamps[n + 1];
     return b > a ? (double)(b - a) * g->dev->info.timestamp_period * 1e-6 : 0.0;
 }
 
 double ve_graph_profile_total_ms(const ve_graph *g) {
     if (!g->have_timestamps || g->nn == 0) return 0.0;
-    uint64_t a = g->timestamps[0], b = g->timestamps[g->nn];
+    uint64_t a = g->timestamps[g->prof_from], b = g->timestamps[g->nn];
     return b > a ? (double)(b - a) * g->dev->info.timestamp_period * 1e-6 : 0.0;
 }
 

@@ -102,15 +102,17 @@ static void barrier(VkCommandBuffer cb) {
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-/* Records nodes [n0, n1) into cb (the first segment also resets the timestamp queries). */
-static int record_segment(ve_graph *g, VkCommandBuffer cb, int first, int n0, int n1,
-                          range_set *written, range_set *read) {
+/* Records nodes [n0, n1) into cb. */
+static int record_segment(ve_graph *g, VkCommandBuffer cb, int n0, int n1, range_set *written,
+                          range_set *read) {
     ve_device *d = g->dev;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     VE_VK(vkBeginCommandBuffer(cb, &bi));
-    if (first && g->have_timestamps) {
-        vkCmdResetQueryPool(cb, g->qpool, 0, (uint32_t)g->nn + 1);
-        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, 0);
+    /* Timestamp n0 is this segment's start (for a later segment it replaces the previous
+     * segment's last one: time between submissions is the host's, not a node's). */
+    if (g->have_timestamps) {
+        vkCmdResetQueryPool(cb, g->qpool, (uint32_t)n0, (uint32_t)(n1 - n0) + 1);
+        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, (uint32_t)n0);
     }
     /* Host writes before the submit are made visible by the submit itself. The previous
      * replay's (or segment's) writes are ordered by the fence wait; a barrier at the start
@@ -218,7 +220,7 @@ int ve_record(ve_graph *g) {
     for (int k = 0; k < g->nseg && rc == VE_OK; k++) {
         const int n0 = k ? g->cuts[k - 1] : 0, n1 = k + 1 < g->nseg ? g->cuts[k] : g->nn;
         written.n = read.n = 0;
-        rc = record_segment(g, g->cb[k], k == 0, n0, n1, &written, &read);
+        rc = record_segment(g, g->cb[k], n0, n1, &written, &read);
     }
     free(written.r);
     free(read.r);
@@ -289,6 +291,7 @@ static int submit(ve_graph *g, int k0, int k1) {
     if (r == VK_SUCCESS && ve_fault_due("device_lost", ++d->runs)) r = VK_ERROR_DEVICE_LOST;
     if (r != VK_SUCCESS) return run_failed(g, "vkWaitForFences", r);
     /* The timestamps are complete once the last segment ran. */
+    if (g->have_timestamps && k1 == g->nseg) g->prof_from = k0 ? g->cuts[k0 - 1] : 0;
     if (g->have_timestamps && k1 == g->nseg)
         VE_VK(vkGetQueryPoolResults(d->dev, g->qpool, 0, (uint32_t)g->nn + 1,
                                     sizeof *g->timestamps * ((size_t)g->nn + 1), g->timestamps,
@@ -305,6 +308,12 @@ int ve_graph_run_segment(ve_graph *g, int k) {
     if (k < 0 || k >= g->nseg)
         return ve_fail("run: segment %d of a graph of %d segments", k, g->nseg);
     return submit(g, k, k + 1);
+}
+
+int ve_graph_run_segments(ve_graph *g, int k0, int k1) {
+    if (k0 < 0 || k1 > g->nseg || k0 >= k1)
+        return ve_fail("run: segments %d .. %d of a graph of %d segments", k0, k1 - 1, g->nseg);
+    return submit(g, k0, k1);
 }
 
 int ve_graph_segments(const ve_graph *g) {

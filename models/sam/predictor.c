@@ -226,6 +226,9 @@ static int build_decoder(sam_predictor *pr, dec_graph *d) {
     if (!g || (d->emb = ve_tensor(g, VE_INPUT, "image_embedding", 4, es)) == VE_NONE ||
         sam_prompt_encoder_declare(g, p, pr->S, 0, &d->ps, &d->pe) != VE_OK ||
         sam_mask_decoder_declare(g, p, pr->S, 0, &d->ps, &d->dec) != VE_OK ||
+        /* Segment 0, run once after the weights are written: the grid's positional encoding
+         * (a constant of the frozen Gaussian; 25 ms a prompt at vit_b 1024 otherwise). */
+        sam_prompt_encoder_dense_pe(g, &d->pe) == VE_NONE || ve_graph_cut(g) != VE_OK ||
         sam_prompt_encoder_build(g, &d->pe, &s, &d->pr) != VE_OK ||
         sam_mask_decoder_build(g, &d->dec, d->emb, &d->pr, &d->out) != VE_OK)
         return VE_FAIL;
@@ -238,7 +241,7 @@ static int build_decoder(sam_predictor *pr, dec_graph *d) {
     ve_compile_opts opts = {.profile = pr->profile};
     if (ve_graph_compile(g, &opts) != VE_OK ||
         sam_decoder_weights_write(g, &d->ps, &pr->dw) != VE_OK ||
-        sam_mask_decoder_write_consts(g, &d->dec) != VE_OK)
+        sam_mask_decoder_write_consts(g, &d->dec) != VE_OK || ve_graph_run_segment(g, 0) != VE_OK)
         return VE_FAIL;
     return VE_OK;
 }
@@ -317,7 +320,7 @@ static int predict(sam_predictor *pr, const sam_prompt_set *ps, int full, sam_pr
         rc = sam_prompts_write(d->g, &d->pe, &d->pr, ps->n_points ? pts : NULL,
                                ps->n_points ? ps->labels : NULL, ps->box ? box : NULL, ps->mask);
     free(pts);
-    if (rc == VE_OK) rc = ve_graph_run(d->g);
+    if (rc == VE_OK) rc = ve_graph_run_segments(d->g, 1, ve_graph_segments(d->g));
     if (rc == VE_OK) pr->last = d;
     if (rc != VE_OK) return VE_FAIL;
     const size_t hw = (size_t)pr->h * (size_t)pr->w, lr = (size_t)g4 * (size_t)g4;

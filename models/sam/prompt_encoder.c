@@ -34,6 +34,7 @@ int sam_prompt_encoder_declare(ve_graph *g, const sam_preset *p, int img_size, i
                        p->prompt_dim, p->mask_in_chans);
     e->img_size = img_size;
     e->grid = img_size / p->patch_size;
+    e->dense_pe = VE_NONE;
     const int64_t c = p->prompt_dim, mc = p->mask_in_chans, mq = mc / 4;
     const char *pre = "prompt_encoder.mask_downscaling";
     char key[96];
@@ -85,6 +86,12 @@ static ve_tid mask_downscaling(ve_graph *g, const sam_prompt_encoder *e, ve_tid 
     return ve_conv2d(g, x, e->ds6_w, e->ds6_b, 1, 0);
 }
 
+ve_tid sam_prompt_encoder_dense_pe(ve_graph *g, sam_prompt_encoder *e) {
+    e->dense_pe = ve_fourier_pe_grid(g, e->gauss, e->grid, e->grid);
+    if (e->dense_pe != VE_NONE) ve_keep(g, e->dense_pe);
+    return e->dense_pe;
+}
+
 int sam_prompt_encoder_build(ve_graph *g, const sam_prompt_encoder *e, const sam_prompt_shape *s,
                              sam_prompts *out) {
     memset(out, 0, sizeof *out);
@@ -98,7 +105,7 @@ int sam_prompt_encoder_build(ve_graph *g, const sam_prompt_encoder *e, const sam
     out->tokens = (int)t;
     int64_t row[1] = {c};
     out->no_mask_row = ve_reshape(g, e->no_mask, 1, row);
-    out->dense_pe = ve_fourier_pe_grid(g, e->gauss, gs, gs);
+    out->dense_pe = e->dense_pe != VE_NONE ? e->dense_pe : ve_fourier_pe_grid(g, e->gauss, gs, gs);
     if (out->no_mask_row == VE_NONE || out->dense_pe == VE_NONE) goto fail;
     if (t > 0) {
         out->coords = input(g, "prompt.coords", 3, b, t, 2, 0);

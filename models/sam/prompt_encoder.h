@@ -28,6 +28,7 @@ typedef struct {
     ve_tid no_mask;         /* [1, C] */
     /* mask_downscaling.{0,1,3,4,6}: conv k2 s2, LN2d, (GELU), conv k2 s2, LN2d, (GELU), conv 1x1 */
     ve_tid ds0_w, ds0_b, ds1_w, ds1_b, ds3_w, ds3_b, ds4_w, ds4_b, ds6_w, ds6_b;
+    ve_tid dense_pe; /* set by sam_prompt_encoder_dense_pe, else VE_NONE (built per graph) */
 } sam_prompt_encoder;
 
 /* What one graph's prompts look like (fixed when the graph is built; values change per run). */
@@ -55,6 +56,10 @@ typedef struct {
  * fine-tunes them); the Gaussian matrix is a buffer and always frozen. */
 int sam_prompt_encoder_declare(ve_graph *g, const sam_preset *p, int img_size, int trainable,
                                sam_params *ps, sam_prompt_encoder *e);
+/* The grid's positional encoding [g, g, C] as a kept tensor of its own, for graphs that compute
+ * it once (it depends only on the frozen Gaussian matrix): sam_prompt_encoder_build then uses it
+ * instead of appending its own. VE_NONE on failure. */
+ve_tid sam_prompt_encoder_dense_pe(ve_graph *g, sam_prompt_encoder *e);
 /* Appends the prompt encoder for prompts of shape s; fills out. */
 int sam_prompt_encoder_build(ve_graph *g, const sam_prompt_encoder *e, const sam_prompt_shape *s,
                              sam_prompts *out);
