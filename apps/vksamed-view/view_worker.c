@@ -7,6 +7,7 @@
 
 #include "io/checkpoint.h"
 #include "sam/sam.h"
+#include "segment.h"
 #include "status.h"
 #include "view_worker.h"
 
@@ -64,19 +65,6 @@ static void post_error(view_worker *w, int gen, int id, const char *what) {
     report(w, &d);
 }
 
-/* The checkpoint's preset and its mask tokens against the mode (as `vksamed segment`). */
-static int check_tokens(const view_model_opts *o, const sam_preset *p) {
-    const char *src = o->lora ? o->lora : o->checkpoint;
-    if (o->classes && p->mask_outputs != o->classes + 1)
-        return ve_fail("%s has %d mask tokens (%d classes + background), but --classes %d needs "
-                       "%d",
-                       src, p->mask_outputs, p->mask_outputs - 1, o->classes, o->classes + 1);
-    if (!o->classes && p->mask_outputs != 4)
-        return ve_fail("%s has %d mask tokens, SAM has 4: a SAMed model? use --classes %d", src,
-                       p->mask_outputs, p->mask_outputs - 1);
-    return VE_OK;
-}
-
 static sam_predictor *load_model(view_worker *w, ve_device **dev, view_done *info) {
     const view_model_opts *o = &w->o;
     ve_checkpoint *ck = ve_checkpoint_open(o->checkpoint), *lora = NULL;
@@ -84,7 +72,8 @@ static sam_predictor *load_model(view_worker *w, ve_device **dev, view_done *inf
     if (rc == VE_OK && o->lora) rc = (lora = ve_checkpoint_open(o->lora)) ? VE_OK : VE_FAIL;
     sam_preset p;
     if (rc == VE_OK) rc = sam_resolve_preset(ck, lora, &p);
-    if (rc == VE_OK) rc = check_tokens(o, &p);
+    if (rc == VE_OK)
+        rc = seg_check_mask_tokens(p.mask_outputs, o->classes, o->lora ? o->lora : o->checkpoint);
     const int S = o->size ? o->size : o->classes ? 512 : p.image_size;
     if (rc == VE_OK && S % p.patch_size)
         rc = ve_fail("--size %d is not a multiple of the patch size %d", S, p.patch_size);

@@ -61,26 +61,14 @@ static int usage(void) {
 }
 
 int bench_encoder(int argc, char **argv) {
-    const char *preset_name = "vit_b";
-    int size = 512, iters = 5, batch = 1, profile = 0, torch = 1;
+    bench_common b = {"vit_b", 512, 5, 1, 0, 1};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc)
-            i++;
-        else if (!strcmp(argv[i], "--preset") && i + 1 < argc)
-            preset_name = argv[++i];
-        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-            size = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-            iters = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
-            batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--profile"))
-            profile = 1;
-        else if (!strcmp(argv[i], "--no-torch"))
-            torch = 0;
-        else
-            return usage();
+        const int k = bench_common_arg(&b, argc, argv, i);
+        if (!k) return usage();
+        i += k - 1;
     }
+    const char *preset_name = b.preset;
+    const int size = b.size, iters = b.iters, batch = b.batch, profile = b.profile, torch = b.torch;
     if (size < 16 || iters < 1 || batch < 1) return usage();
     sam_preset p;
     if (sam_preset_builtin(preset_name, &p) != VE_OK) {

@@ -60,26 +60,20 @@ static double time_prompts(sam_predictor *pr, const sam_prompt_set *ps, int full
 }
 
 int bench_prompt(int argc, char **argv) {
-    const char *preset_name = "vit_b";
-    int size = 1024, iters = 10, profile = 0, torch = 1, encode = 0;
+    bench_common b = {"vit_b", 1024, 10, 1, 0, 1};
+    int encode = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc)
-            i++;
-        else if (!strcmp(argv[i], "--preset") && i + 1 < argc)
-            preset_name = argv[++i];
-        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-            size = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-            iters = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--profile"))
-            profile = 1;
-        else if (!strcmp(argv[i], "--encode"))
+        const int k = bench_common_arg(&b, argc, argv, i);
+        if (k) {
+            i += k - 1;
+        } else if (!strcmp(argv[i], "--encode")) {
             encode = 1;
-        else if (!strcmp(argv[i], "--no-torch"))
-            torch = 0;
-        else
+        } else {
             return usage();
+        }
     }
+    const char *preset_name = b.preset;
+    const int size = b.size, iters = b.iters, profile = b.profile, torch = b.torch;
     if (size < 16 || iters < 1) return usage();
     sam_preset p;
     if (sam_preset_builtin(preset_name, &p) != VE_OK) {

@@ -23,30 +23,23 @@ static double mib(uint64_t b) {
 }
 
 int bench_train(int argc, char **argv) {
-    const char *preset_name = "vit_b", *mode = "lora";
-    int size = 512, batch = 1, classes = 8, iters = 3, profile = 0, torch = 1;
+    bench_common b = {"vit_b", 512, 3, 1, 0, 1};
+    const char *mode = "lora";
+    int classes = 8;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc)
-            i++;
-        else if (!strcmp(argv[i], "--preset") && i + 1 < argc)
-            preset_name = argv[++i];
-        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-            size = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
-            batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--classes") && i + 1 < argc)
+        const int k = bench_common_arg(&b, argc, argv, i);
+        if (k) {
+            i += k - 1;
+        } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
             classes = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+        } else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             mode = argv[++i];
-        else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-            iters = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--profile"))
-            profile = 1;
-        else if (!strcmp(argv[i], "--no-torch"))
-            torch = 0;
-        else
+        } else {
             return usage();
+        }
     }
+    const char *preset_name = b.preset;
+    const int size = b.size, batch = b.batch, iters = b.iters, profile = b.profile, torch = b.torch;
     if (size < 16 || batch < 1 || classes < 1 || iters < 1 ||
         (strcmp(mode, "lora") && strcmp(mode, "full")))
         return usage();

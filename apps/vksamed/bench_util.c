@@ -72,3 +72,17 @@ bench_torch_result bench_run_torch(const char *script_name, const char *args) {
         snprintf(r.why, sizeof r.why, "%.200s (exit %d)", last_other, st);
     return r;
 }
+
+int bench_common_arg(bench_common *b, int argc, char **argv, int i) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--profile")) return b->profile = 1;
+    if (!strcmp(a, "--no-torch")) return b->torch = 0, 1;
+    if (i + 1 >= argc) return 0;
+    const char *v = argv[i + 1];
+    if (!strcmp(a, "--device")) return 2;
+    if (!strcmp(a, "--preset")) return b->preset = v, 2;
+    if (!strcmp(a, "--size")) return b->size = atoi(v), 2;
+    if (!strcmp(a, "--iters")) return b->iters = atoi(v), 2;
+    if (!strcmp(a, "--batch")) return b->batch = atoi(v), 2;
+    return 0;
+}

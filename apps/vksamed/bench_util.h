@@ -18,4 +18,14 @@ typedef struct {
 } bench_torch_result;
 bench_torch_result bench_run_torch(const char *script, const char *args);
 
+/* The options the model benchmarks share; the caller sets the defaults. */
+typedef struct {
+    const char *preset;
+    int size, iters, batch, profile, torch;
+} bench_common;
+/* argv[i] as a shared option (--preset P, --size S, --iters N, --batch B, --profile,
+ * --no-torch, --device SEL: taken by the device opener): the count of arguments it takes (1 or 2),
+ * or 0 when argv[i] is not one of them. */
+int bench_common_arg(bench_common *b, int argc, char **argv, int i);
+
 #endif

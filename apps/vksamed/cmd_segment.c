@@ -360,15 +360,7 @@ static int write_arrays(const seg_opts *o, const seg_result *r) {
 /* The checkpoint's preset, and its token count checked against the mode. */
 static int resolve(const seg_opts *o, ve_checkpoint *ck, ve_checkpoint *lora, sam_preset *p) {
     if (sam_resolve_preset(ck, lora, p) != VE_OK) return VE_FAIL;
-    const char *src = o->lora ? o->lora : o->ckpt;
-    if (o->classes && p->mask_outputs != o->classes + 1)
-        return ve_fail("%s has %d mask tokens (%d classes + background), but --classes %d needs "
-                       "%d",
-                       src, p->mask_outputs, p->mask_outputs - 1, o->classes, o->classes + 1);
-    if (!o->classes && p->mask_outputs != 4)
-        return ve_fail("%s has %d mask tokens, SAM has 4: a SAMed model? use --classes %d", src,
-                       p->mask_outputs, p->mask_outputs - 1);
-    return VE_OK;
+    return seg_check_mask_tokens(p->mask_outputs, o->classes, o->lora ? o->lora : o->ckpt);
 }
 
 int cmd_segment(int argc, char **argv) {

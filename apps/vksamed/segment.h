@@ -22,6 +22,10 @@ int seg_is_nifti(const char *path);
  * malformed text. */
 int seg_parse_numbers(const char *text, float *v, int max);
 
+/* A model's mask tokens against the mode: SAM (classes 0) has 4; a SAMed model of N classes has
+ * N + 1. src names the file the decoder came from. */
+int seg_check_mask_tokens(int mask_outputs, int classes, const char *src);
+
 /* Colour of class k (0 is background: black). */
 void seg_class_colour(int k, uint8_t rgb[3]);
 

@@ -180,3 +180,14 @@ int seg_write_text(const char *path, const char *text) {
     unlink(tmp);
     return ve_fail("cannot write %s: %s", path, strerror(err));
 }
+
+int seg_check_mask_tokens(int mask_outputs, int classes, const char *src) {
+    if (classes && mask_outputs != classes + 1)
+        return ve_fail("%s has %d mask tokens (%d classes + background), but --classes %d needs "
+                       "%d",
+                       src, mask_outputs, mask_outputs - 1, classes, classes + 1);
+    if (!classes && mask_outputs != 4)
+        return ve_fail("%s has %d mask tokens, SAM has 4: a SAMed model? use --classes %d", src,
+                       mask_outputs, mask_outputs - 1);
+    return VE_OK;
+}
