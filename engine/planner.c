@@ -163,12 +163,15 @@ static int alloc_block(ve_graph *g, uint64_t size, int transient) {
      * otherwise device-local, with staging copies for host access. */
     VkMemoryPropertyFlags got = 0;
     VkResult r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    /* VKSAMED_FAULT=oom:N: the process's N-th block fails as on a full device (tests). */
+    const int inject = ve_fault_due("oom", ++d->allocs);
     int type = ve_memory_type(d, req.memoryTypeBits, local | mapped, local | mapped, &got);
     if (type >= 0) {
         VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                    .allocationSize = req.size,
                                    .memoryTypeIndex = (uint32_t)type};
-        r = vkAllocateMemory(d->dev, &ai, NULL, &b->memory);
+        r = inject ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                   : vkAllocateMemory(d->dev, &ai, NULL, &b->memory);
     }
     if (r != VK_SUCCESS) {
         type = ve_memory_type(d, req.memoryTypeBits, local, 0, &got);
@@ -177,11 +180,16 @@ static int alloc_block(ve_graph *g, uint64_t size, int transient) {
         VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                    .allocationSize = req.size,
                                    .memoryTypeIndex = (uint32_t)type};
-        r = vkAllocateMemory(d->dev, &ai, NULL, &b->memory);
+        r = inject ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                   : vkAllocateMemory(d->dev, &ai, NULL, &b->memory);
         if (r != VK_SUCCESS)
-            return ve_fail("allocating %llu bytes of device memory failed (VkResult %d): the "
-                           "model does not fit this device",
-                           (unsigned long long)req.size, (int)r);
+            return ve_fail("device memory: allocating the graph's %s block of %" PRIu64
+                           " bytes (%.1f MiB) on %s failed with %s (%" PRIu64
+                           " bytes already in use by vksamed): the model does not fit this "
+                           "device; a smaller batch or input size needs less",
+                           transient ? "activation" : "weights and state", (uint64_t)req.size,
+                           (double)req.size / 1048576.0, d->info.name, ve_vk_result_name(r),
+                           atomic_load(&blocks_in_use));
     }
     atomic_fetch_add(&blocks_in_use, b->size);
     VE_VK(vkBindBufferMemory(d->dev, b->buffer, b->memory, 0));

@@ -27,8 +27,9 @@ struct ve_device {
     VkCommandPool pool;
     VkPhysicalDeviceMemoryProperties mem;
     int validation_messages;
-    int lost;  /* VK_ERROR_DEVICE_LOST seen: nothing more may run on the device */
-    long runs; /* graph submissions so far (VKSAMED_FAULT=device_lost:N counts them) */
+    int lost;    /* VK_ERROR_DEVICE_LOST seen: nothing more may run on the device */
+    long runs;   /* graph submissions so far (VKSAMED_FAULT=device_lost:N counts them) */
+    long allocs; /* device memory blocks allocated so far (VKSAMED_FAULT=oom:N counts them) */
     ve_pipeline *pipelines;
     int n_pipelines, cap_pipelines;
 };
@@ -38,8 +39,9 @@ int ve_vk_fail(const char *call, VkResult r);
 /* "VK_ERROR_DEVICE_LOST" and the like; "VkResult <n>" for others (static or thread-local). */
 const char *ve_vk_result_name(VkResult r);
 /* Fault injection for tests: VKSAMED_FAULT=KIND:N (KIND device_lost: the N-th graph submission
- * of the process reports VK_ERROR_DEVICE_LOST; oom: the N-th device memory allocation reports
- * VK_ERROR_OUT_OF_DEVICE_MEMORY). Returns 1 when this event (the count-th of kind) is the one. */
+ * of the process reports VK_ERROR_DEVICE_LOST; oom: the N-th graph memory block's allocation
+ * reports VK_ERROR_OUT_OF_DEVICE_MEMORY). Returns 1 when this event (the count-th of kind) is the
+ * one. */
 int ve_fault_due(const char *kind, long count);
 #define VE_VK(call)                                                                                \
     do {                                                                                           \

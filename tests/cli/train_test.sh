@@ -10,7 +10,7 @@
 #            SAMed_s (finetune lora_decoder), its export checked and evaluated.
 #   nan:     a NaN loss (injected): train.nan stop ends the run naming the step; skip drops the
 #            batch with the weights untouched (equal to a run without that step).
-#   faults:  Vulkan faults by injection (device lost) in train and segment.
+#   faults:  Vulkan faults by injection: device lost in train and segment, out of device memory.
 #   errors:  bad configs and overrides fail cleanly, naming the key, and write nothing.
 set -u
 case=$1 vk=$2 src=$3 dir=$4 py=${5:-/usr/bin/python3}
@@ -110,6 +110,13 @@ faults)
     echo "$out" | tail -1
     [ $rc -eq 1 ] && [ ! -e seg.png ] || fail "device lost in segment: exit $rc, or seg.png written"
     echo "$out" | grep -q "VK_ERROR_DEVICE_LOST" || fail "device lost in segment: message"
+    # The device out of memory at the 2nd block (the training graph's activations): named.
+    out=$(VKSAMED_FAULT=oom:2 small train.epochs=1 output=oom "$four" 2>&1); rc=$?
+    echo "$out" | tail -1
+    [ $rc -eq 1 ] || fail "out of device memory: exit $rc"
+    echo "$out" | grep -qE "activation block of [0-9]+ bytes .* failed with VK_ERROR_OUT_OF_DEVICE_MEMORY" ||
+        fail "out of device memory: message"
+    [ ! -e oom/model.safetensors ] || fail "out of device memory: a model was written"
     ;;
 errors)
     expect_fail() {
