@@ -141,6 +141,14 @@ int cmd_train(int argc, char **argv) {
     if (c.checkpoint[0] && !(base = ve_checkpoint_open(c.checkpoint))) goto fail;
     if (c.lora[0] && !(lora = ve_checkpoint_open(c.lora))) goto fail;
     if (run_load_split(&c, &c.train, "train", &train) != VE_OK) goto fail;
+    /* A fresh run never overwrites an earlier run's checkpoints and log. */
+    if (!resume && (access(in_run(&c, "state.safetensors", p, sizeof p), F_OK) == 0 ||
+                    access(in_run(&c, "model.safetensors", p, sizeof p), F_OK) == 0)) {
+        ve_fail("%s already holds a training run (%s): --resume continues it; choose another "
+                "output=FOLDER for a new one (or remove that folder)",
+                c.output, p);
+        goto fail;
+    }
     if (lead &&
         (run_make_dir(c.output) != VE_OK ||
          (!resume && train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK)))

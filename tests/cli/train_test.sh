@@ -134,6 +134,11 @@ errors)
     printf 'model: {preset: brain, classes: 2}\ntrain: {batch: 2}\ndata:\n  format: nifti\n  train: [{image: /usr/share/mricron/templates/ch2.nii.gz, label: /usr/share/mricron/templates/aal.nii.gz, slices: "60-61"}]\noutput: e5\n' > two.yaml
     expect_fail "label value [0-9]+ .* 2 classes" train two.yaml
     for d in e1 e2 e4; do [ ! -e $d ] || [ -z "$(ls -A $d)" ] || fail "$d was written"; done
+    # A finished run is never overwritten by a fresh one into the same folder.
+    mkdir -p e6 && printf 'old' > e6/model.safetensors && printf 'old log' > e6/log.csv
+    expect_fail "e6 already holds a training run .*--resume continues it" train "$cfg" output=e6
+    [ "$(cat e6/model.safetensors)" = old ] && [ "$(cat e6/log.csv)" = "old log" ] ||
+        fail "e6 was overwritten"
     ;;
 *) fail "unknown case $case" ;;
 esac
