@@ -22,6 +22,7 @@
 #include "io/checkpoint.h"
 #include "loss_plot.h"
 #include "run_data.h"
+#include "sam/preset_detect.h"
 #include "sam/samed_train.h"
 #include "status.h"
 #include "train_log.h"
@@ -57,6 +58,22 @@ static int save_checkpoint(sam_trainer *t, const train_config *c, int ranks, int
     /* The .pth export (SAMed-compatible) at the end and with every checkpoint of a LoRA run. */
     if (final || c->finetune != TC_FINETUNE_FULL)
         return sam_trainer_save_model(t, in_run(c, "model.pth", p, sizeof p));
+    return VE_OK;
+}
+
+/* The base checkpoint must hold a SAM image encoder of the config's preset: a vit_b config with
+ * a tiny checkpoint would otherwise train mostly fresh weights without a word. */
+static int check_base(const ve_checkpoint *base, const sam_preset *p) {
+    sam_ckpt_info in;
+    const char *path = ve_checkpoint_path(base);
+    if (sam_detect_preset(base, &in) != VE_OK) return ve_fail_context("%s: ", path);
+    if (!in.has_image_encoder)
+        return ve_fail("%s: no image_encoder.* tensors: not a SAM checkpoint (model.checkpoint)",
+                       path);
+    if (in.embed_dim != p->embed_dim || in.depth != p->depth)
+        return ve_fail("%s holds an image encoder of width %d and depth %d, but model.preset %s "
+                       "has width %d and depth %d: a checkpoint of another preset",
+                       path, in.embed_dim, in.depth, p->name, p->embed_dim, p->depth);
     return VE_OK;
 }
 
@@ -140,6 +157,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (c.checkpoint[0] && !(base = ve_checkpoint_open(c.checkpoint))) goto fail;
     if (c.lora[0] && !(lora = ve_checkpoint_open(c.lora))) goto fail;
+    if (base && check_base(base, &preset) != VE_OK) goto fail;
     if (run_load_split(&c, &c.train, "train", &train) != VE_OK) goto fail;
     /* A fresh run never overwrites an earlier run's checkpoints and log. */
     if (!resume && (access(in_run(&c, "state.safetensors", p, sizeof p), F_OK) == 0 ||
@@ -149,10 +167,6 @@ int cmd_train(int argc, char **argv) {
                 c.output, p);
         goto fail;
     }
-    if (lead &&
-        (run_make_dir(c.output) != VE_OK ||
-         (!resume && train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK)))
-        goto fail;
     dev = ve_device_open(dev_sel);
     if (!dev) goto fail;
 
@@ -217,6 +231,11 @@ int cmd_train(int argc, char **argv) {
                 rep.from_base, base ? c.checkpoint : "(no checkpoint)", rep.from_lora,
                 lora ? c.lora : "(no LoRA file)", rep.fresh);
     }
+    /* Only now, with the graph built and the weights in, is the run folder touched. */
+    if (lead &&
+        (run_make_dir(c.output) != VE_OK ||
+         (!resume && train_config_write(&c, in_run(&c, "config.yaml", p, sizeof p)) != VE_OK)))
+        goto fail;
     ve_loader_opts lo = {
         &train, c.batch, {c.image_size, sam_trainer_label_side(t), c.augment, !c.rot90_flip},
         c.seed, dd.rank, ranks};

@@ -17,6 +17,7 @@
 
 #include "io/atomic_file.h"
 #include "sam/preset.h"
+#include "io/file_open.h"
 #include "status.h"
 
 /* ---- the schema ---- */
@@ -878,8 +879,8 @@ int train_config_read(const char *path, train_config *c) {
     if (strlen(path) >= sizeof c->config_path) return ve_fail("config path too long: %s", path);
     snprintf(c->config_path, sizeof c->config_path, "%s", path);
     ctx x = {.file = path};
-    FILE *f = fopen(path, "rb");
-    if (!f) return ve_fail("cannot open config %s: %s", path, strerror(errno));
+    FILE *f = ve_fopen_regular(path, "config");
+    if (!f) return VE_FAIL;
     if (current_dir(x.cwd) || config_dir(path, x.base)) {
         fclose(f);
         return VE_FAIL;

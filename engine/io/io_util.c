@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "io_internal.h"
+#include "io/file_open.h"
 #include "status.h"
 
 int ve_file_open(ve_file *f, const char *path) {
@@ -22,6 +23,28 @@ int ve_file_open(ve_file *f, const char *path) {
     }
     f->size = (uint64_t)st.st_size;
     return VE_OK;
+}
+
+FILE *ve_fopen_regular(const char *path, const char *what) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        ve_fail("cannot open %s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    ve_file vf;
+    if (!S_ISREG(st.st_mode) || ve_file_open(&vf, path) != VE_OK) {
+        if (S_ISREG(st.st_mode))
+            ve_fail("cannot open %s %s: %s", what, path, strerror(errno));
+        else
+            ve_fail("%s %s is not a regular file (a folder, FIFO or device?)", what, path);
+        return NULL;
+    }
+    FILE *f = fdopen(vf.fd, "rb");
+    if (!f) {
+        ve_fail("cannot open %s %s: %s", what, path, strerror(errno));
+        ve_file_close(&vf);
+    }
+    return f;
 }
 
 void ve_file_close(ve_file *f) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "io/file_open.h"
 #include "status.h"
 
 typedef enum { K_INT, K_FLOAT, K_STR, K_INTLIST } key_type;
@@ -209,8 +210,8 @@ int sam_preset_parse(const char *yaml, size_t len, const char *where, sam_preset
 }
 
 int sam_preset_load(const char *path, sam_preset *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ve_fail("cannot open preset %s: %s", path, strerror(errno));
+    FILE *f = ve_fopen_regular(path, "preset");
+    if (!f) return VE_FAIL;
     char buf[1 << 16];
     size_t n = fread(buf, 1, sizeof buf, f);
     int big = !feof(f);
