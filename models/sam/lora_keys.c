@@ -21,10 +21,6 @@ sam_lora_role sam_lora_key_role(const char *key) {
     return SAM_LORA_NONE;
 }
 
-int sam_lora_is_decoder_key(const char *key) {
-    return sam_lora_key_role(key) != SAM_LORA_NONE && strncmp(key, "w_", 2) != 0;
-}
-
 void sam_lora_decoder_keys(sam_dec_attn_kind kind, int layer, int proj, char *a, char *b) {
     if (kind == SAM_DEC_FINAL) {
         snprintf(a, 16, "fati_%ca", proj ? 'v' : 'q');

@@ -13,8 +13,6 @@ typedef enum { SAM_DEC_SELF = 0, SAM_DEC_T2I, SAM_DEC_I2T, SAM_DEC_FINAL } sam_d
 
 /* Whether key names an adapter's A or B (encoder or decoder). */
 sam_lora_role sam_lora_key_role(const char *key);
-/* Whether key is one of the decoder's adapters (sa_, cti_, cit_, fati_). */
-int sam_lora_is_decoder_key(const char *key);
 /* The A and B keys of the adapter on proj (0: q_proj, 1: v_proj) of attention kind in two-way
  * layer `layer` (ignored for SAM_DEC_FINAL). a and b hold at least 16 bytes. */
 void sam_lora_decoder_keys(sam_dec_attn_kind kind, int layer, int proj, char *a, char *b);

@@ -6,7 +6,8 @@
 #include "sam/lora_keys.h"
 #include "status.h"
 
-int sam_lora_has_decoder(const ve_checkpoint *lora) {
+/* Whether lora holds SAMed_s decoder adapters (sa_a_000 present). */
+static int has_decoder_adapters(const ve_checkpoint *lora) {
     return lora && ve_checkpoint_find(lora, "sa_a_000") != NULL;
 }
 
@@ -76,7 +77,7 @@ static int merge_attn(ve_graph *g, const sam_dec_attn *at, ve_checkpoint *lora,
 }
 
 int sam_lora_merge_decoder(ve_graph *g, const sam_mask_decoder *d, ve_checkpoint *lora) {
-    if (!sam_lora_has_decoder(lora)) return VE_OK;
+    if (!has_decoder_adapters(lora)) return VE_OK;
     for (int i = 0; i < d->p.decoder_depth; i++) {
         const sam_twoway_layer *l = &d->layer[i];
         if (merge_attn(g, &l->self_attn, lora, SAM_DEC_SELF, i) ||

@@ -19,7 +19,4 @@ int sam_lora_merge_encoder(ve_graph *g, const sam_image_encoder *e, ve_checkpoin
  * adapters changes nothing; a partial or misshapen set fails naming the key. */
 int sam_lora_merge_decoder(ve_graph *g, const sam_mask_decoder *d, ve_checkpoint *lora);
 
-/* Whether lora holds SAMed_s decoder adapters (sa_a_000 present). */
-int sam_lora_has_decoder(const ve_checkpoint *lora);
-
 #endif

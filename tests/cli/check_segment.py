@@ -34,45 +34,50 @@ def check(ok, what):
 
 
 def read_png(path):
-    """8-bit grey or RGB, non-interlaced (what engine/io writes): array [h, w, ch]."""
+    """8-bit grey or RGB, non-interlaced (what engine/io writes): array [h, w, ch]. The
+    none/sub/up filters are decoded with numpy per row; average and Paeth byte by byte."""
     data = open(path, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path + ": not a PNG"
-    pos, idat, hdr = 8, b"", None
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    pos, idat, ihdr = 8, b"", None
     while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        pos += 12 + n
         if kind == b"IHDR":
-            hdr = struct.unpack(">IIBBBBB", body)
+            ihdr = body
         elif kind == b"IDAT":
             idat += body
-        pos += 12 + n
-    w, h, depth, ctype, _, _, interlace = hdr
-    assert depth == 8 and interlace == 0 and ctype in (0, 2), (path, hdr)
-    ch = 1 if ctype == 0 else 3
+    w, h = int.from_bytes(ihdr[0:4], "big"), int.from_bytes(ihdr[4:8], "big")
+    depth, ctype, interlace = ihdr[8], ihdr[9], ihdr[12]
+    assert depth == 8 and ctype in (0, 2) and not interlace, f"{path}: unsupported PNG"
+    ch = 3 if ctype == 2 else 1
     raw = zlib.decompress(idat)
     stride = w * ch
     out = np.zeros((h, stride), np.uint8)
-    prev = np.zeros(stride, np.int32)
+    prev = np.zeros(stride, np.uint8)
     for y in range(h):
         f = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
-        cur = np.zeros(stride, np.int32)
-        for x in range(stride):
-            a = cur[x - ch] if x >= ch else 0
-            b = prev[x]
-            c = prev[x - ch] if x >= ch else 0
-            if f == 0:
-                p = 0
-            elif f == 1:
-                p = a
-            elif f == 2:
-                p = b
-            elif f == 3:
-                p = (a + b) // 2
-            else:
-                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                p = a if pa <= pb and pa <= pc else b if pb <= pc else c
-            cur[x] = (line[x] + p) & 255
+        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1)
+        if f == 0:
+            cur = line.copy()
+        elif f == 1:  # sub: a running sum along x, per channel, modulo 256
+            cur = (np.cumsum(line.reshape(w, ch), axis=0, dtype=np.int64) & 255)
+            cur = cur.astype(np.uint8).reshape(stride)
+        elif f == 2:
+            cur = line + prev
+        else:  # average / Paeth: sequential along x
+            cur, up = bytearray(line.tobytes()), prev.tobytes()
+            for x in range(stride):
+                a = cur[x - ch] if x >= ch else 0
+                b = up[x]
+                if f == 3:
+                    pr = (a + b) >> 1
+                else:
+                    c = up[x - ch] if x >= ch else 0
+                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                    pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                cur[x] = (cur[x] + pr) & 255
+            cur = np.frombuffer(bytes(cur), np.uint8)
         out[y] = cur
         prev = cur
     return out.reshape(h, w, ch)

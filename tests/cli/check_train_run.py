@@ -117,11 +117,18 @@ def check_same(a, b):
     print(f"{len(ta)} tensors identical")
 
 
-def check_lora(path, blocks):
+def load_export(path):
+    """A .pth export: its zip structure checked, then torch.load's dict (None without torch)."""
     zipfile.ZipFile(path).testzip()
     sd = torch_load(path)
     if sd is None:
         print("torch not installed: zip structure only")
+    return sd
+
+
+def check_lora(path, blocks):
+    sd = load_export(path)
+    if sd is None:
         return
     keys = list(sd)
     want = [f"w_a_{i:03d}" for i in range(2 * blocks)] + [f"w_b_{i:03d}" for i in range(2 * blocks)]
@@ -138,10 +145,8 @@ def check_lora(path, blocks):
 def check_lora_s(path, blocks, dec_depth):
     """SAMed_s's save_lora_parameters layout: w_a, w_b, sa_a, sa_b, cti_a, cti_b, cit_a, cit_b,
     prompt_encoder.*, mask_decoder.* outside the transformer, fati_qa/qb/va/vb; B trained."""
-    zipfile.ZipFile(path).testzip()
-    sd = torch_load(path)
+    sd = load_export(path)
     if sd is None:
-        print("torch not installed: zip structure only")
         return
     keys = list(sd)
     want = [f"w_{x}_{i:03d}" for x in "ab" for i in range(2 * blocks)]

@@ -25,8 +25,7 @@ for path in sys.argv[1:]:
     head = json.loads(raw[8:8 + n])
     end = max(v["data_offsets"][1] for k, v in head.items() if k != "__metadata__")
     assert 8 + n + end == len(raw), f"{path}: {len(raw)} bytes, header says {8 + n + end}"
-meta = json.loads(open(sys.argv[2], "rb").read()[8:8 + struct.unpack("<Q", open(sys.argv[2], "rb").read()[:8])[0]])["__metadata__"]
-print(f"checkpoint at step {meta['step']}")
+print(f"checkpoint at step {head['__metadata__']['step']}")  # the state (the last file)
 PY
 }
 (run output=ref) > ref.log 2>&1 || { tail -3 ref.log; fail "uninterrupted run exited $?"; }

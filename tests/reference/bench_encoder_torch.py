@@ -11,7 +11,6 @@ or, when torch cannot run:
 """
 import os
 import sys
-import time
 
 
 def main():
@@ -27,31 +26,14 @@ def main():
         return 0
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import sam_model
+    from bench_timing import time_calls
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = sam_model.ImageEncoderViT(preset, size).eval()
     sam_model.randomize(model, 1)
     x = torch.randn(batch, 3, size, size)
-    times = []
-    with torch.no_grad():
-        t0 = time.perf_counter()
-        y = model(x)
-        first = time.perf_counter() - t0
-        if not torch.isfinite(y).all():
-            print("BENCH_TORCH unavailable reason=non-finite_output")
-            return 1
-        for _ in range(iters):
-            t0 = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    n = len(times)
-    med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
-    print("BENCH_TORCH ok first_ms=%.3f median_ms=%.3f min_ms=%.3f iters=%d threads=%d torch=%s"
-          % (first * 1e3, med * 1e3, times[0] * 1e3, n, torch.get_num_threads(),
-             torch.__version__))
-    return 0
+    return time_calls(torch, lambda: model(x), iters)
 
 
 if __name__ == "__main__":

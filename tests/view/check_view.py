@@ -15,18 +15,18 @@ what it presented against what it should have:
     and one latency line per prompt.
 The checkpoints have random weights, so WHERE a mask lies says nothing about the viewer; what is
 asserted is that the viewer shows and saves the model's answer for the prompt at the clicked
-pixel. PNGs are read by the reader below (zlib + numpy, its filters vectorised where they can
-be: the window screenshots are large)."""
+pixel. PNGs are read by tests/cli/check_segment.py's reader (zlib + numpy, its filters
+vectorised where they can be: the window screenshots are large)."""
 import os
 import re
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 from check_segment import read_nifti_slice  # noqa: E402  (the CLI test's NIfTI reader)
+from check_segment import read_png as read_png_hwc  # noqa: E402
 
 SAM_COLOUR = np.array([30, 144, 255], np.float32)
 FG_POINT = (0, 224, 0)
@@ -40,52 +40,9 @@ def check(ok, what):
 
 
 def read_png(path):
-    """8-bit grey or RGB, non-interlaced (what ve_png_write_u8 and stb write)."""
-    data = open(path, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
-    pos, idat, ihdr = 8, b"", None
-    while pos < len(data):
-        n = int.from_bytes(data[pos:pos + 4], "big")
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
-        pos += 12 + n
-        if kind == b"IHDR":
-            ihdr = body
-        elif kind == b"IDAT":
-            idat += body
-    w, h = int.from_bytes(ihdr[0:4], "big"), int.from_bytes(ihdr[4:8], "big")
-    depth, ctype, interlace = ihdr[8], ihdr[9], ihdr[12]
-    assert depth == 8 and ctype in (0, 2) and not interlace, f"{path}: unsupported PNG"
-    ch = 3 if ctype == 2 else 1
-    raw = zlib.decompress(idat)
-    stride = w * ch
-    out = np.zeros((h, stride), np.uint8)
-    prev = np.zeros(stride, np.uint8)
-    for y in range(h):
-        f = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1)
-        if f == 0:
-            cur = line.copy()
-        elif f == 1:  # sub: a running sum along x, per channel, modulo 256
-            cur = (np.cumsum(line.reshape(w, ch), axis=0, dtype=np.int64) & 255)
-            cur = cur.astype(np.uint8).reshape(stride)
-        elif f == 2:
-            cur = line + prev
-        else:  # average / Paeth: sequential along x
-            cur, up = bytearray(line.tobytes()), prev.tobytes()
-            for x in range(stride):
-                a = cur[x - ch] if x >= ch else 0
-                b = up[x]
-                if f == 3:
-                    pr = (a + b) >> 1
-                else:
-                    c = up[x - ch] if x >= ch else 0
-                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                    pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                cur[x] = (cur[x] + pr) & 255
-            cur = np.frombuffer(bytes(cur), np.uint8)
-        out[y] = cur
-        prev = cur
-    return out.reshape(h, w, ch) if ch == 3 else out.reshape(h, w)
+    """The CLI test's PNG reader, grey images as [h, w]."""
+    a = read_png_hwc(path)
+    return a[..., 0] if a.shape[2] == 1 else a
 
 
 def run_view(args, script_lines, outdir):
